@@ -1,0 +1,3 @@
+from dicomstore.cli.main import app
+
+app(prog_name="dicomstore")

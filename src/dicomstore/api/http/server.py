@@ -1,0 +1,97 @@
+"""Running the HTTP server: start-up checks that fail in one clear line, then uvicorn."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import socket
+import tempfile
+from pathlib import Path
+
+import sqlalchemy as sa
+import uvicorn
+
+from dicomstore.api.http.app import create_app
+from dicomstore.index import Index
+from dicomstore.services import Services
+from dicomstore.settings import Settings
+
+__all__ = ["StartupError", "serve"]
+
+log = logging.getLogger("dicomstore")
+
+
+class StartupError(Exception):
+    """The server cannot start; the message is one line meant for the operator."""
+
+
+def _prepare_data_dir(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as error:
+        raise StartupError(
+            f"data directory {str(data_dir)!r} is not writable: {error.strerror or error}"
+        ) from error
+
+
+def _open_index(settings: Settings) -> Index:
+    url = sa.engine.make_url(settings.index_url)
+    shown = url.render_as_string(hide_password=True)
+    try:
+        return Index.open(settings.index_url)
+    except sa.exc.ArgumentError as error:
+        raise StartupError(f"invalid database URL {shown!r}: {error}") from error
+    except ValueError as error:
+        raise StartupError(f"invalid database URL {shown!r}: {error}") from error
+    except sa.exc.OperationalError as error:
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        raise StartupError(f"cannot reach the index database {shown!r}: {reason}") from error
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        if error.errno == errno.EADDRINUSE:
+            raise StartupError(f"port {port} on {host} is already in use") from error
+        raise StartupError(f"cannot listen on {host}:{port}: {error.strerror or error}") from error
+    sock.set_inheritable(True)
+    return sock
+
+
+def serve(settings: Settings) -> None:
+    """Check the data directory, the database and the port, then serve until SIGTERM/SIGINT."""
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.database_url is None:
+        _prepare_data_dir(settings.data_dir)
+    sock = _bind(settings.host, settings.port)
+    index = _open_index(settings)
+    try:
+        app = create_app(Services.over(index))
+        config = uvicorn.Config(
+            app,
+            log_level=settings.log_level.value,
+            loop="auto",
+            http="auto",
+            server_header=False,
+            timeout_graceful_shutdown=10,
+        )
+        host, port = sock.getsockname()[:2]
+        log.info(
+            "dicomstore listening on http://%s:%d (index %s)",
+            host,
+            port,
+            sa.engine.make_url(settings.index_url).render_as_string(hide_password=True),
+        )
+        uvicorn.Server(config).run(sockets=[sock])
+    finally:
+        sock.close()
+        index.close()

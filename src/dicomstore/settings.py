@@ -1,0 +1,49 @@
+"""The one settings object: flags and ``DICOMSTORE_*`` environment variables, validated at start.
+
+| setting        | variable                  | default                                   |
+|----------------|---------------------------|-------------------------------------------|
+| host           | ``DICOMSTORE_HOST``         | ``127.0.0.1``                             |
+| port           | ``DICOMSTORE_PORT``         | ``8080``                                  |
+| data_dir       | ``DICOMSTORE_DATA_DIR``     | ``./dicomstore-data``                     |
+| database_url   | ``DICOMSTORE_DATABASE_URL`` | SQLite file ``index.sqlite3`` in data_dir |
+| log_level      | ``DICOMSTORE_LOG_LEVEL``    | ``info``                                  |
+
+A command-line flag wins over its variable.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["LogLevel", "Settings"]
+
+
+class LogLevel(StrEnum):
+    CRITICAL = "critical"
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+    DEBUG = "debug"
+
+
+class Settings(BaseSettings):
+    """Server settings; construct with keyword overrides for flags given on the command line."""
+
+    model_config = SettingsConfigDict(env_prefix="DICOMSTORE_", frozen=True, extra="forbid")
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8080, ge=0, le=65535)
+    data_dir: Path = Path("./dicomstore-data")
+    database_url: str | None = None
+    log_level: LogLevel = LogLevel.INFO
+
+    @property
+    def index_url(self) -> str:
+        """The index database URL: the configured one, or SQLite inside the data directory."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'index.sqlite3').resolve()}"

@@ -116,7 +116,8 @@ class _Parser:
         return lambda labels: all(term(labels) for term in terms)
 
     def unary(self) -> LabelPredicate:
-        if self.at_keyword("NOT") or (self.peek() is not None and self.peek().kind == "minus"):  # type: ignore[union-attr]
+        token = self.peek()
+        if self.at_keyword("NOT") or (token is not None and token.kind == "minus"):
             self.take()
             inner = self.unary()
             return lambda labels: not inner(labels)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import pydantic
 import typer
@@ -65,7 +65,7 @@ def serve(
     from dicomstore.api.http.server import StartupError
     from dicomstore.api.http.server import serve as run_server
 
-    flags = {
+    flags: dict[str, Any] = {
         "host": host,
         "port": port,
         "data_dir": data_dir,

@@ -1,0 +1,71 @@
+"""Starting ``dicomstore`` as a child process, the way users and service managers run it."""
+
+from __future__ import annotations
+
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+__all__ = ["ServerProcess", "free_port", "start_server"]
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class ServerProcess:
+    """A ``dicomstore serve`` child process."""
+
+    process: subprocess.Popen[str]
+    url: str
+    data_dir: Path
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> int:
+        """SIGTERM, as a service manager would; the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def start_server(
+    data_dir: Path, *, database_url: str | None = None, extra: tuple[str, ...] = ()
+) -> ServerProcess:
+    port = free_port()
+    command = [sys.executable, "-m", "dicomstore", "serve", "--port", str(port),
+               "--data-dir", str(data_dir), "--log-level", "warning", *extra]  # fmt: skip
+    if database_url:
+        command += ["--database-url", database_url]
+    log_path = data_dir.parent / f"{data_dir.name}-server.log"
+    with log_path.open("a") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            output = log_path.read_text()
+            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
+        try:
+            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
+                return ServerProcess(process, url, data_dir, log_path)
+        except httpx.TransportError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("server did not become healthy within 30 s")

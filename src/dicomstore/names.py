@@ -26,7 +26,8 @@ __all__ = [
 _MAX_ID_LENGTH = 256
 _ID_PUNCTUATION = frozenset("_-.")
 # Project IDs (6–30 chars) and numbers, and legacy domain-scoped IDs such as example.com:proj.
-_PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9.:-]{0,99}", re.IGNORECASE)
+# ASCII only: under IGNORECASE alone, "K" (KELVIN SIGN) and "ſ" would pass as k and s.
+_PROJECT_RE = re.compile(r"[a-z0-9][a-z0-9.:-]{0,99}", re.IGNORECASE | re.ASCII)
 _LOCATION_RE = re.compile(r"[a-z][a-z0-9-]{0,62}")
 _OPERATION_RE = re.compile(r"[A-Za-z0-9_-]{1,128}")
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from enum import StrEnum
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["LogLevel", "Settings"]
@@ -40,6 +40,18 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./dicomstore-data")
     database_url: str | None = None
     log_level: LogLevel = LogLevel.INFO
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _lower_log_level(cls, value: object) -> object:
+        # Operators write INFO as often as info; the level names are case-insensitive.
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _blank_database_url(cls, value: object) -> object:
+        # DICOMSTORE_DATABASE_URL= (set but empty) means the default, as an unset variable does.
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def index_url(self) -> str:

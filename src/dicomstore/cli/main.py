@@ -39,32 +39,38 @@ def version() -> None:
 
 @app.command()
 def serve(
+    # Every value is handed to Settings as given, so that a bad flag and a bad variable are
+    # refused alike: one ``dicomstore: error:`` line and exit code 1. Brackets are escaped for rich.
     host: Annotated[
         str | None,
-        typer.Option(help="Address to listen on. [env: DICOMSTORE_HOST; default: 127.0.0.1]"),
+        typer.Option(help="Address to listen on. \\[env: DICOMSTORE_HOST; default: 127.0.0.1]"),
     ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port to listen on. [env: DICOMSTORE_PORT; default: 8080]")
+        str | None,
+        typer.Option(
+            metavar="<int>", help="Port to listen on. \\[env: DICOMSTORE_PORT; default: 8080]"
+        ),
     ] = None,
     data_dir: Annotated[
         Path | None,
-        typer.Option(help="Data folder. [env: DICOMSTORE_DATA_DIR; default: ./dicomstore-data]"),
+        typer.Option(help="Data folder. \\[env: DICOMSTORE_DATA_DIR; default: ./dicomstore-data]"),
     ] = None,
     database_url: Annotated[
         str | None,
-        typer.Option(help="sqlite:///… or postgresql://…. [env: DICOMSTORE_DATABASE_URL]"),
+        typer.Option(
+            help="Index database: sqlite:///path or postgresql://user@host/db. "
+            "\\[env: DICOMSTORE_DATABASE_URL; default: SQLite index.sqlite3 in the data folder]"
+        ),
     ] = None,
     log_level: Annotated[
-        LogLevel | None,
+        str | None,
         typer.Option(
-            case_sensitive=False, help="Log level. [env: DICOMSTORE_LOG_LEVEL; default: info]"
+            metavar=f"<{'|'.join(LogLevel)}>",
+            help="Log level. \\[env: DICOMSTORE_LOG_LEVEL; default: info]",
         ),
     ] = None,
 ) -> None:
     """Run the server (stops cleanly on SIGTERM or Ctrl-C)."""
-    from dicomstore.api.http.server import StartupError
-    from dicomstore.api.http.server import serve as run_server
-
     flags: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -72,14 +78,31 @@ def serve(
         "database_url": database_url,
         "log_level": log_level,
     }
+    given = {key: value for key, value in flags.items() if value is not None}
     try:
-        settings = Settings(**{key: value for key, value in flags.items() if value is not None})
+        settings = Settings(**given)
     except pydantic.ValidationError as error:
-        problems = "; ".join(
-            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in error.errors()
-        )
-        raise _fail(f"invalid settings: {problems}") from None
+        raise _fail(_settings_problems(error, given)) from None
+    # Imported once the settings are known good: the server pulls in most of the program.
+    from dicomstore.api.http.server import StartupError
+    from dicomstore.api.http.server import serve as run_server
+
     try:
         run_server(settings)
     except StartupError as error:
         raise _fail(str(error)) from None
+
+
+def _settings_problems(error: pydantic.ValidationError, flags: dict[str, Any]) -> str:
+    """One line naming each bad value by where it came from: its flag or its variable."""
+    problems = []
+    for problem in error.errors():
+        field = str(problem["loc"][0]) if problem["loc"] else ""
+        if field in flags:
+            source = f"--{field.replace('_', '-')} {flags[field]!s}"
+        elif field:
+            source = f"DICOMSTORE_{field.upper()}={problem.get('input', '')!s}"
+        else:
+            source = "settings"
+        problems.append(f"{source}: {problem['msg']}")
+    return "invalid setting " + "; ".join(problems)

@@ -24,7 +24,11 @@ class Index:
         """Connect to ``url`` and, unless told otherwise, apply pending migrations."""
         engine = create_index_engine(url)
         if migrate:
-            upgrade(engine)
+            try:
+                upgrade(engine)
+            except BaseException:
+                engine.dispose()
+                raise
         return cls(engine)
 
     @contextmanager

@@ -10,6 +10,7 @@ import sqlalchemy as sa
 
 from dicomstore.clock import utc
 from dicomstore.errors import AlreadyExists, NotFound
+from dicomstore.index.engine import by_codepoint
 from dicomstore.index.schema import datasets
 from dicomstore.names import DatasetName, LocationName
 
@@ -85,14 +86,15 @@ def list_page(
     tx: sa.Connection, parent: LocationName, *, after: str | None, limit: int
 ) -> list[DatasetRow]:
     """Up to ``limit`` datasets of ``parent`` ordered by ID, starting after the ID ``after``."""
+    dataset_id = by_codepoint(datasets.c.dataset_id, tx.dialect)
     query = (
         sa.select(datasets)
         .where(datasets.c.project == parent.project, datasets.c.location == parent.location)
-        .order_by(datasets.c.dataset_id)
+        .order_by(dataset_id)
         .limit(limit)
     )
     if after is not None:
-        query = query.where(datasets.c.dataset_id > after)
+        query = query.where(dataset_id > after)
     return [_row(row) for row in tx.execute(query)]
 
 

@@ -12,6 +12,7 @@ import sqlalchemy as sa
 from dicomstore.clock import utc
 from dicomstore.errors import AlreadyExists, NotFound
 from dicomstore.index.datasets import DatasetRow
+from dicomstore.index.engine import by_codepoint
 from dicomstore.index.schema import dicom_stores
 from dicomstore.names import DatasetName, DicomStoreName
 
@@ -101,10 +102,11 @@ def iterate(
     tx: sa.Connection, dataset: DatasetRow, *, after: str | None, batch: int = 500
 ) -> Iterator[DicomStoreRow]:
     """The dataset's stores in ID order after ``after``, fetched ``batch`` rows at a time."""
+    store_id = by_codepoint(dicom_stores.c.store_id, tx.dialect)
     while True:
-        query = _select(dataset).order_by(dicom_stores.c.store_id).limit(batch)
+        query = _select(dataset).order_by(store_id).limit(batch)
         if after is not None:
-            query = query.where(dicom_stores.c.store_id > after)
+            query = query.where(store_id > after)
         rows = [_row(dataset.pk, dataset.name, row) for row in tx.execute(query)]
         yield from rows
         if len(rows) < batch:

@@ -7,7 +7,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import make_url
 
-__all__ = ["create_index_engine"]
+__all__ = ["by_codepoint", "create_index_engine"]
 
 
 def _normalise_url(url: str) -> sa.URL:
@@ -20,11 +20,12 @@ def _normalise_url(url: str) -> sa.URL:
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
+    # Wait for another writer first: switching to WAL itself needs the lock at the first start.
+    cursor.execute("PRAGMA busy_timeout=30000")
     # WAL lets readers run beside the one writer; foreign keys drive ON DELETE CASCADE.
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
-    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
 
 
@@ -46,3 +47,15 @@ def create_index_engine(url: str) -> sa.Engine:
     raise ValueError(
         f"unsupported database {parsed.get_backend_name()!r}: use sqlite or postgresql"
     )
+
+
+def by_codepoint(column: sa.ColumnElement[str], dialect: sa.Dialect) -> sa.ColumnElement[str]:
+    """``column`` compared and sorted by code point, as SQLite does and Python's ``sorted``.
+
+    PostgreSQL otherwise uses the database's collation (en_US.UTF-8 puts ``a-b`` after ``ab``
+    and ignores case at first), so list order and page boundaries would depend on how the
+    database was created.
+    """
+    if dialect.name == "postgresql":
+        return column.collate("C")
+    return column

@@ -10,7 +10,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from dicomstore.clock import utc
-from dicomstore.errors import NotFound
+from dicomstore.errors import AlreadyExists, NotFound
 from dicomstore.index.datasets import DatasetRow
 from dicomstore.index.schema import operations
 from dicomstore.names import OperationName
@@ -97,17 +97,26 @@ def insert(
     target: str | None = None,
     request: dict[str, Any] | None = None,
 ) -> OperationRow:
-    tx.execute(
-        operations.insert().values(
-            dataset_pk=dataset.pk,
-            operation_id=operation_id,
-            api_method_name=api_method_name,
-            target=target,
-            request=request,
-            state=OperationState.PENDING,
-            create_time=now,
-        )
-    )
+    try:
+        with tx.begin_nested():
+            tx.execute(
+                operations.insert().values(
+                    dataset_pk=dataset.pk,
+                    operation_id=operation_id,
+                    api_method_name=api_method_name,
+                    target=target,
+                    request=request,
+                    state=OperationState.PENDING,
+                    create_time=now,
+                )
+            )
+    except sa.exc.IntegrityError as error:
+        # Operation IDs are unique across datasets (they are drawn at random from 9·10^18);
+        # any other violation, such as a dataset deleted meanwhile, is not ours to rename.
+        taken = sa.select(operations.c.pk).where(operations.c.operation_id == operation_id)
+        if tx.execute(taken).first() is None:
+            raise
+        raise AlreadyExists(f"Operation {operation_id} already exists.") from error
     return get(tx, dataset, operation_id)
 
 

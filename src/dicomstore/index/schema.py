@@ -13,10 +13,15 @@ notification and stream sinks at least once.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
+from dicomstore.clock import utc
+
 __all__ = [
+    "UtcDateTime",
     "datasets",
     "dicom_stores",
     "instances",
@@ -37,8 +42,32 @@ metadata = sa.MetaData(
     }
 )
 
-JsonDocument = sa.JSON().with_variant(postgresql.JSONB(), "postgresql")
-Timestamp = sa.DateTime(timezone=True)
+# none_as_null: Python None is SQL NULL in every nullable document column, as it is for a column
+# left out of an INSERT, so that ``IS NULL`` means "no document" whichever way the row was written.
+JsonDocument = sa.JSON(none_as_null=True).with_variant(
+    postgresql.JSONB(none_as_null=True), "postgresql"
+)
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime]):
+    """A moment, stored in UTC and read back as an aware UTC ``datetime`` on both engines.
+
+    SQLite keeps a datetime's wall-clock text and drops its offset, and PostgreSQL reads a naive
+    one in the session's time zone; converting to UTC first keeps every stored value the same
+    instant, comparable and ordered as text on SQLite. Naive values are taken to be UTC.
+    """
+
+    impl = sa.DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: sa.Dialect) -> datetime | None:
+        return None if value is None else utc(value)
+
+
+Timestamp = UtcDateTime()
 
 
 def _parent(column: str) -> sa.Column[int]:

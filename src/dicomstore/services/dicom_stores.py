@@ -20,7 +20,7 @@ from dicomstore.index.dicom_stores import DicomStoreConfig, DicomStoreRow
 from dicomstore.labels import validate_labels
 from dicomstore.list_filter import parse_label_filter
 from dicomstore.names import DatasetName, DicomStoreName
-from dicomstore.services.field_mask import parse_update_mask
+from dicomstore.services.field_mask import apply_update_mask, parse_update_mask
 from dicomstore.services.messages import dicom_store_message
 from dicomstore.services.paging import PageRequest
 
@@ -30,6 +30,11 @@ _UPDATABLE = {
     "labels": "labels",
     "notificationConfig": "notificationConfig",
     "notification_config": "notificationConfig",
+    # Sub-fields of the singular notificationConfig: gcloud's dicom-stores update sends these.
+    "notificationConfig.pubsubTopic": "notificationConfig.pubsubTopic",
+    "notification_config.pubsub_topic": "notificationConfig.pubsubTopic",
+    "notificationConfig.sendForBulkImport": "notificationConfig.sendForBulkImport",
+    "notification_config.send_for_bulk_import": "notificationConfig.sendForBulkImport",
     "notificationConfigs": "notificationConfigs",
     "notification_configs": "notificationConfigs",
     "streamConfigs": "streamConfigs",
@@ -72,30 +77,14 @@ def _stream_configs(configs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return configs
 
 
-def _config(
-    body: dict[str, Any], base: DicomStoreConfig | None, fields: frozenset[str]
-) -> DicomStoreConfig:
-    """The store's configuration: ``fields`` taken from ``body``, the rest from ``base``."""
-
-    def pick(field: str, default: Any) -> Any:
-        if field in fields or base is None:
-            return body.get(field, default)
-        return getattr(base, _SNAKE[field])
-
+def _config(message: dict[str, Any]) -> DicomStoreConfig:
+    """The configuration a DicomStore message asks for, validated."""
     return DicomStoreConfig(
-        labels=validate_labels(pick("labels", {})),
-        notification_config=_notification_config(pick("notificationConfig", None)),
-        notification_configs=_notification_configs(pick("notificationConfigs", [])),
-        stream_configs=_stream_configs(pick("streamConfigs", [])),
+        labels=validate_labels(message.get("labels", {})),
+        notification_config=_notification_config(message.get("notificationConfig")),
+        notification_configs=_notification_configs(message.get("notificationConfigs", [])),
+        stream_configs=_stream_configs(message.get("streamConfigs", [])),
     )
-
-
-_SNAKE = {
-    "labels": "labels",
-    "notificationConfig": "notification_config",
-    "notificationConfigs": "notification_configs",
-    "streamConfigs": "stream_configs",
-}
 
 
 class DicomStoreService:
@@ -104,7 +93,7 @@ class DicomStoreService:
 
     def create(self, parent: DatasetName, store_id: str, body: dict[str, Any]) -> dict[str, Any]:
         name = parent.dicom_store(store_id)
-        config = _config(body, None, frozenset(_SNAKE))
+        config = _config(body)
         with self.index.transaction() as tx:
             dataset = dataset_rows.get(tx, parent)
             store = store_rows.insert(tx, dataset, name.store_id, config, utcnow())
@@ -146,7 +135,7 @@ class DicomStoreService:
         with self.index.transaction() as tx:
             dataset = dataset_rows.get(tx, name.parent)
             store = store_rows.get(tx, dataset, name.store_id)
-            config = _config(body, store.config, fields)
+            config = _config(apply_update_mask(dicom_store_message(store), body, fields))
             return dicom_store_message(store_rows.update(tx, store, config, utcnow()))
 
     def delete(self, name: DicomStoreName) -> dict[str, Any]:

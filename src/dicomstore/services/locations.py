@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dicomstore.errors import InvalidArgument
 from dicomstore.names import LocationName
 from dicomstore.services.paging import PageRequest
 
@@ -32,6 +33,8 @@ class LocationService:
 
     def list(self, project: str, page_size: int | None, page_token: str | None) -> dict[str, Any]:
         page = PageRequest.parse(page_size, page_token)
+        if page.after is not None and not isinstance(page.after, str):
+            raise InvalidArgument("Invalid page token.")
         names = [LocationName.of(project, location) for location in KNOWN_LOCATIONS]
         remaining = [n for n in names if page.after is None or n.location > page.after]
         answer: dict[str, Any] = {}

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from dicomstore.errors import InvalidArgument
+from dicomstore.names import validate_resource_id
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "PageRequest"]
 
@@ -19,6 +20,22 @@ MAX_PAGE_SIZE = 1000
 
 def _fingerprint(query: str) -> str:
     return hashlib.sha256(query.encode()).hexdigest()[:12]
+
+
+def _is_position(after: Any) -> bool:
+    """Whether ``after`` is a key a list method could have issued: a resource ID or an int64
+    row number. Tokens are not signed; anything else is a forgery that must not reach SQL."""
+    if isinstance(after, bool):
+        return False
+    if isinstance(after, int):
+        return -(2**63) <= after < 2**63
+    if not isinstance(after, str):
+        return False
+    try:
+        validate_resource_id(after, "page token key")
+    except InvalidArgument:
+        return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -46,6 +63,8 @@ class PageRequest:
             after, fingerprint = state["after"], state["query"]
         except (ValueError, KeyError, TypeError, binascii.Error, UnicodeEncodeError) as error:
             raise InvalidArgument(f"Invalid page token {page_token!r}.") from error
+        if after is not None and not _is_position(after):
+            raise InvalidArgument(f"Invalid page token {page_token!r}.")
         if fingerprint != _fingerprint(query):
             raise InvalidArgument("The page token does not belong to this query.")
         return cls(size, after, query)

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dicomstore.api.http import errors
 from dicomstore.api.http.management import routes as management_routes
@@ -37,6 +38,64 @@ class RejectEncodedSlashes:
         await self.app(scope, receive, send)
 
 
+# The form holds what would have been a URL's query string; Google caps URLs far below this.
+_MAX_OVERRIDE_FORM_BYTES = 64 * 1024
+
+
+class MethodOverride:
+    """Honour ``X-HTTP-Method-Override`` on a POST, as Google's front end does.
+
+    google-api-python-client and gcloud (apitools) send a GET whose URL would pass 2048
+    characters as a POST carrying this header, with the query string moved into an
+    ``application/x-www-form-urlencoded`` body; here the body goes back into the query string.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        method = headers.get("x-http-method-override", "").strip().upper()
+        if not method:
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, "method": method}
+        content_type = headers.get("content-type", "").partition(";")[0].strip().lower()
+        if content_type == "application/x-www-form-urlencoded":
+            form = b""
+            while True:
+                message = await receive()
+                form += message.get("body", b"")
+                if len(form) > _MAX_OVERRIDE_FORM_BYTES:
+                    response = errors.error_response(
+                        Code.INVALID_ARGUMENT, "The method-override form body is too large."
+                    )
+                    await response(scope, receive, send)
+                    return
+                if not message.get("more_body", False):
+                    break
+            query = b"&".join(part for part in (scope["query_string"], form.strip()) if part)
+            scope["query_string"] = query
+            receive = _body_consumed(receive)
+        await self.app(scope, receive, send)
+
+
+def _body_consumed(receive: Receive) -> Receive:
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": b"", "more_body": False}
+        return await receive()
+
+    return replay
+
+
 def _health(request: Request) -> Response:
     services: Services = request.app.state.services
     try:
@@ -56,8 +115,10 @@ def create_app(services: Services) -> Starlette:
     }
     app = Starlette(
         routes=[Route("/healthz", _health, methods=["GET"]), *management_routes],
-        middleware=[Middleware(RejectEncodedSlashes)],
+        middleware=[Middleware(RejectEncodedSlashes), Middleware(MethodOverride)],
         exception_handlers=handlers,
     )
+    # Google's paths have no trailing slash; ".../datasets/" is an unknown path, not a redirect.
+    app.router.redirect_slashes = False
     app.state.services = services
     return app

@@ -25,8 +25,12 @@ def error_response(
     if details:
         error["details"] = details
     body = json.dumps({"error": error}, indent=2, ensure_ascii=False) + "\n"
+    try:
+        content = body.encode("utf-8")
+    except UnicodeEncodeError:  # a message quoting a lone surrogate from the request: escape it
+        content = (json.dumps({"error": error}, indent=2) + "\n").encode("ascii")
     return Response(
-        body, status_code=code.http_status, media_type="application/json; charset=UTF-8"
+        content, status_code=code.http_status, media_type="application/json; charset=UTF-8"
     )
 
 

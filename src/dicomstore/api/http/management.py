@@ -112,7 +112,7 @@ def get_operation(services: Services, call: Call) -> Any:
 
 
 def list_operations(services: Services, call: Call) -> Any:
-    if call.string("returnPartialSuccess") in ("true", "1"):
+    if call.boolean("returnPartialSuccess"):
         raise Unimplemented("returnPartialSuccess is only supported for cross-collection reads.")
     return services.operations.list(
         _dataset(call), call.integer("pageSize"), call.string("pageToken"), call.string("filter")

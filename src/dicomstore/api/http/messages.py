@@ -104,9 +104,21 @@ DICOM_STORE = MessageType(
 )
 
 
+def _is_text(value: str) -> bool:
+    """Whether ``value`` is Unicode text; JSON's ``\\ud800`` escapes can smuggle in lone
+    surrogates, which no proto string may hold (it must be valid UTF-8)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _invalid_value(where: str, kind: FieldType, value: Any) -> InvalidArgument:
     described = kind.proto_type if isinstance(kind, Scalar) else "TYPE_MESSAGE"
     shown = json.dumps(value, ensure_ascii=False)
+    if not _is_text(shown):
+        shown = json.dumps(value)
     if len(shown) > 64:
         shown = shown[:61] + "..."
     return InvalidArgument(
@@ -116,7 +128,7 @@ def _invalid_value(where: str, kind: FieldType, value: Any) -> InvalidArgument:
 
 def _parse_value(kind: FieldType, value: Any, where: str) -> Any:
     if isinstance(kind, Scalar):
-        if kind.proto_type == "TYPE_STRING" and isinstance(value, str):
+        if kind.proto_type == "TYPE_STRING" and isinstance(value, str) and _is_text(value):
             return value
         if kind.proto_type == "TYPE_BOOL" and isinstance(value, bool):
             return value
@@ -128,7 +140,7 @@ def _parse_value(kind: FieldType, value: Any, where: str) -> Any:
             raise _invalid_value(where, kind, value)
         return [_parse_value(kind.item, item, f"{where}[{i}]") for i, item in enumerate(value)]
     if isinstance(kind, MapOf):
-        if not isinstance(value, dict):
+        if not isinstance(value, dict) or not all(map(_is_text, value)):
             raise _invalid_value(where, kind, value)
         return {
             key: _parse_value(kind.value, item, f"{where}[{key}]") for key, item in value.items()
@@ -161,6 +173,10 @@ def parse_body(raw: bytes, kind: MessageType, where: str) -> dict[str, Any]:
         value = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise InvalidArgument(f"Invalid JSON payload received. {error}.") from error
+    except RecursionError as error:
+        raise InvalidArgument(
+            "Invalid JSON payload received. The JSON is nested too deeply."
+        ) from error
     if not isinstance(value, dict):
         raise InvalidArgument(
             f"Invalid JSON payload received. Expected an object for '{where}', got "

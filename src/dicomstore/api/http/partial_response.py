@@ -11,7 +11,10 @@ from typing import Any
 
 from dicomstore.errors import InvalidArgument
 
-__all__ = ["Selector", "apply_fields", "parse_fields"]
+__all__ = ["MAX_DEPTH", "Selector", "apply_fields", "parse_fields"]
+
+# Our messages are a few levels deep; the cap keeps a hostile selector from exhausting the stack.
+MAX_DEPTH = 32
 
 # A selector maps field names to the selector for their contents; None selects the whole value.
 Selector = dict[str, "Selector | None"]
@@ -21,6 +24,7 @@ class _Parser:
     def __init__(self, text: str) -> None:
         self.text = text
         self.position = 0
+        self.depth = 0
 
     def error(self) -> InvalidArgument:
         return InvalidArgument(f"Invalid field selection {self.text!r}.")
@@ -46,6 +50,16 @@ class _Parser:
 
     def path(self, into: Selector) -> None:
         """path := name ("/" path | "(" selection ")")?"""
+        self.depth += 1
+        if self.depth > MAX_DEPTH:
+            raise InvalidArgument(
+                f"Invalid field selection {self.text[:64]!r}...: nested more than {MAX_DEPTH} "
+                "levels deep."
+            )
+        self._path(into)
+        self.depth -= 1
+
+    def _path(self, into: Selector) -> None:
         name = self.name()
         if self.peek() == "/":
             self.position += 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import re
 import signal
 import socket
 import tempfile
@@ -12,18 +13,20 @@ import threading
 from collections.abc import Iterator
 from pathlib import Path
 
+import alembic.util
 import sqlalchemy as sa
 import uvicorn
 
 from dicomstore.api.http.app import create_app
 from dicomstore.index import Index
 from dicomstore.services import Services
-from dicomstore.settings import Settings
+from dicomstore.settings import LogLevel, Settings
 
 __all__ = ["StartupError", "serve"]
 
 log = logging.getLogger("dicomstore")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
 class StartupError(Exception):
@@ -41,18 +44,37 @@ def _prepare_data_dir(data_dir: Path) -> None:
         ) from error
 
 
+def _shown(url: str) -> str:
+    """``url`` fit for a log line or an error message: any password masked."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 def _open_index(settings: Settings) -> Index:
-    url = sa.engine.make_url(settings.index_url)
-    shown = url.render_as_string(hide_password=True)
+    shown = _shown(settings.index_url)
     try:
         return Index.open(settings.index_url)
-    except sa.exc.ArgumentError as error:
-        raise StartupError(f"invalid database URL {shown!r}: {error}") from error
-    except ValueError as error:
-        raise StartupError(f"invalid database URL {shown!r}: {error}") from error
+    except (sa.exc.ArgumentError, ValueError) as error:
+        raise StartupError(f"invalid database URL {shown!r}: {_first_line(error)}") from error
     except sa.exc.OperationalError as error:
-        reason = str(error.orig).strip().splitlines()[0] if error.orig else str(error)
+        reason = _first_line(error.orig if error.orig is not None else error)
         raise StartupError(f"cannot reach the index database {shown!r}: {reason}") from error
+    except sa.exc.DBAPIError as error:
+        # Reached, but unusable: not a database file, no permission on the schema, …
+        reason = _first_line(error.orig if error.orig is not None else error)
+        raise StartupError(f"cannot use the index database {shown!r}: {reason}") from error
+    except alembic.util.CommandError as error:
+        # Typically a schema written by a newer dicomstore, at a revision this one does not know.
+        raise StartupError(
+            f"cannot migrate the index database {shown!r}: {_first_line(error)}"
+        ) from error
 
 
 def _bind(host: str, port: int) -> socket.socket:
@@ -95,10 +117,17 @@ def serve(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    if settings.database_url is None:
-        _prepare_data_dir(settings.data_dir)
+    if settings.log_level is not LogLevel.DEBUG:
+        # Alembic narrates every start ("Context impl SQLiteImpl."); the index says what changed.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+    # Checked whatever the database: the data directory is also where instance bytes go.
+    _prepare_data_dir(settings.data_dir)
     sock = _bind(settings.host, settings.port)
-    index = _open_index(settings)
+    try:
+        index = _open_index(settings)
+    except StartupError:
+        sock.close()
+        raise
     try:
         app = create_app(Services.over(index))
         config = uvicorn.Config(
@@ -114,7 +143,7 @@ def serve(settings: Settings) -> None:
             "dicomstore listening on http://%s:%d (index %s)",
             host,
             port,
-            sa.engine.make_url(settings.index_url).render_as_string(hide_password=True),
+            _shown(settings.index_url),
         )
         _Server(config).run(sockets=[sock])
     finally:

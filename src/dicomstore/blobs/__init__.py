@@ -1,0 +1,26 @@
+"""Immutable instance bytes: the :class:`BlobStore` seam and its implementations.
+
+- :class:`BlobStore` (``store.py``) — the protocol every backend implements;
+- :class:`FileSystemBlobStore` (``filesystem.py``) — a local folder, atomic writes by temporary
+  file, fsync and rename; the embedded default;
+- :class:`MemoryBlobStore` (``memory.py``) — the in-memory twin for tests and ``memory://``;
+- :func:`open_blob_store` (``factory.py``) — a store from a URL;
+- :func:`validate_key` (``keys.py``) — the rules every key follows.
+
+Object storage (S3, GCS, Azure) comes later behind the same protocol.
+"""
+
+from dicomstore.blobs.factory import SUPPORTED_SCHEMES, open_blob_store
+from dicomstore.blobs.filesystem import FileSystemBlobStore
+from dicomstore.blobs.keys import validate_key
+from dicomstore.blobs.memory import MemoryBlobStore
+from dicomstore.blobs.store import BlobStore
+
+__all__ = [
+    "SUPPORTED_SCHEMES",
+    "BlobStore",
+    "FileSystemBlobStore",
+    "MemoryBlobStore",
+    "open_blob_store",
+    "validate_key",
+]

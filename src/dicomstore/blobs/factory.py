@@ -1,0 +1,58 @@
+"""Choosing a blob store from a URL, as settings and the command line give it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+from urllib.request import url2pathname
+
+from dicomstore.blobs.filesystem import FileSystemBlobStore
+from dicomstore.blobs.memory import MemoryBlobStore
+from dicomstore.blobs.store import BlobStore
+
+__all__ = ["SUPPORTED_SCHEMES", "open_blob_store"]
+
+SUPPORTED_SCHEMES = ("file", "memory")
+
+
+def open_blob_store(url: str) -> BlobStore:
+    """The blob store that ``url`` names.
+
+    Parameters
+    ----------
+    url : str
+        ``file:///absolute/path`` or a plain (absolute or relative) path for a
+        :class:`~dicomstore.blobs.filesystem.FileSystemBlobStore`, created if missing;
+        ``memory://`` for a fresh :class:`~dicomstore.blobs.memory.MemoryBlobStore`.
+
+    Returns
+    -------
+    BlobStore
+        The store, ready to use.
+
+    Raises
+    ------
+    ValueError
+        If the URL is empty, malformed, or of a scheme other than ``file`` or ``memory``.
+    """
+    if not url:
+        raise ValueError("blob store URL is empty")
+    if "://" not in url:
+        return FileSystemBlobStore(Path(url))
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    if scheme == "memory":
+        if parts.netloc or parts.path or parts.query or parts.fragment:
+            raise ValueError(f"blob store URL {url!r}: write memory:// with nothing after it")
+        return MemoryBlobStore()
+    if scheme == "file":
+        if parts.netloc not in ("", "localhost"):
+            raise ValueError(f"blob store URL {url!r}: file URLs must name a local path")
+        if parts.query or parts.fragment or not parts.path:
+            raise ValueError(f"blob store URL {url!r}: expected file:///absolute/path")
+        return FileSystemBlobStore(Path(url2pathname(parts.path)))
+    supported = ", ".join(f"{name}://" for name in SUPPORTED_SCHEMES)
+    raise ValueError(
+        f"unsupported blob store URL scheme {parts.scheme!r} in {url!r}; "
+        f"supported: {supported} or a plain path"
+    )

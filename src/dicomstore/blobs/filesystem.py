@@ -1,0 +1,382 @@
+"""Blobs as files under a root folder, written atomically: temporary file, fsync, rename.
+
+The key ``a/b/c`` is the file ``{root}/a/b/c``. A write goes to a temporary file next to its
+destination (``.dicomstore-tmp-<random>``), is flushed and fsynced, renamed over the destination
+with :func:`os.replace` (atomic on POSIX: a reader sees the old file or the new one), and then the
+folder is fsynced so the rename survives a power cut. Folders are created on demand, fsynced into
+their parents, and removed again when a delete leaves them empty.
+
+Temporary files, and the staging folder ``{root}/.dicomstore-staging`` where callers spool
+uploads, start with :data:`~dicomstore.blobs.keys.RESERVED_PREFIX`, which no key segment may, so
+:meth:`FileSystemBlobStore.keys` never lists them. A crash can leave temporary files behind;
+:meth:`FileSystemBlobStore.sweep_temporary` removes the stale ones.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import secrets
+import stat
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+from typing import BinaryIO
+
+from dicomstore.blobs.keys import RESERVED_PREFIX, is_valid_segment, validate_key
+from dicomstore.blobs.store import check_range
+from dicomstore.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange
+
+__all__ = ["STAGING_DIR_NAME", "TEMPORARY_PREFIX", "FileSystemBlobStore"]
+
+#: Name prefix of the temporary files a write leaves behind if it crashes.
+TEMPORARY_PREFIX = RESERVED_PREFIX + "tmp-"
+#: The folder under the root returned by :meth:`FileSystemBlobStore.staging_dir`.
+STAGING_DIR_NAME = RESERVED_PREFIX + "staging"
+
+_COPY_CHUNK = 1024 * 1024
+_O_BINARY: int = getattr(os, "O_BINARY", 0)
+# A concurrent delete may prune a folder between our mkdir and our write into it; try again.
+_ATTEMPTS = 8
+# Errors that mean "no blob under this key": the path is missing, crosses a file, or is a folder.
+_MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
+
+
+class FileSystemBlobStore:
+    """A :class:`~dicomstore.blobs.store.BlobStore` over a local folder.
+
+    Parameters
+    ----------
+    root : str or os.PathLike
+        The folder holding the blobs; created if missing. Everything under it belongs to the
+        store.
+    fsync : bool, default True
+        Whether writes are fsynced before and after the rename. Turning it off keeps writes
+        atomic for readers but lets a power cut lose recent blobs — acceptable only for a
+        throw-away store (emulator runs, tests).
+
+    Notes
+    -----
+    Storage faults (permission denied, disk full) surface as the :class:`OSError` raised by the
+    operating system, with a note naming the store and the key.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], *, fsync: bool = True) -> None:
+        self._root = Path(root).absolute()
+        self._fsync = fsync
+        self._root.mkdir(parents=True, exist_ok=True)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({str(self._root)!r})"
+
+    @property
+    def root(self) -> Path:
+        """The absolute folder holding the blobs."""
+        return self._root
+
+    def put(self, key: str, chunks: Iterable[bytes]) -> int:
+        """Write ``chunks`` to a temporary file, fsync it and rename it to ``key``.
+
+        See ``BlobStore.put``. Memory use is bounded by the largest chunk.
+        """
+        validate_key(key)
+        with self._annotate("writing", key):
+            return self._put(key, chunks)
+
+    def put_file(self, key: str, path: Path) -> int:
+        """Move ``path`` to ``key``: a rename on the same filesystem, else a copy and unlink.
+
+        See ``BlobStore.put_file``. The file keeps its permission bits when renamed.
+        """
+        validate_key(key)
+        source = Path(path)
+        with self._annotate("moving a file to", key):
+            fd = os.open(source, os.O_RDONLY | _O_BINARY)
+            try:
+                status = os.fstat(fd)
+                if not stat.S_ISREG(status.st_mode):
+                    raise InvalidArgument(f"cannot store {source}: not a regular file")
+                if self._fsync:
+                    os.fsync(fd)
+            finally:
+                os.close(fd)
+            self._make_parents(key)
+            try:
+                self._replace(source, key)
+            except OSError as error:
+                if error.errno != errno.EXDEV:
+                    raise
+                # Another filesystem: copy through a temporary file, then consume the source.
+                with open(source, "rb") as file:
+                    size = self._put(key, iter(partial(file.read, _COPY_CHUNK), b""))
+                os.unlink(source)
+                return size
+            if source.parent != self._path(key).parent:
+                self._sync_directory(source.parent)
+            return status.st_size
+
+    def open(self, key: str) -> BinaryIO:
+        """Open the blob's file for reading; see ``BlobStore.open``."""
+        path = self._path(validate_key(key))
+        with self._annotate("opening", key):
+            try:
+                return open(path, "rb")
+            except _MISSING:
+                raise NotFound(f"no blob under key {key!r}") from None
+
+    def read_range(self, key: str, offset: int, length: int) -> bytes:
+        """Seek and read exactly ``length`` bytes; see ``BlobStore.read_range``."""
+        check_range(offset, length)
+        with self.open(key) as file, self._annotate("reading", key):
+            size = os.fstat(file.fileno()).st_size
+            if offset + length > size:
+                raise OutOfRange(
+                    f"bytes {offset}–{offset + length} are past the end of blob {key!r} "
+                    f"({size} bytes)"
+                )
+            file.seek(offset)
+            data = file.read(length)
+        if len(data) != length:  # only if someone truncated the file behind our back
+            raise OutOfRange(f"blob {key!r} is shorter than its recorded size")
+        return data
+
+    def size(self, key: str) -> int:
+        """The file's size; see ``BlobStore.size``."""
+        path = self._path(validate_key(key))
+        with self._annotate("sizing", key):
+            try:
+                status = os.stat(path)
+            except _MISSING:
+                raise NotFound(f"no blob under key {key!r}") from None
+        if not stat.S_ISREG(status.st_mode):
+            raise NotFound(f"no blob under key {key!r}")
+        return status.st_size
+
+    def exists(self, key: str) -> bool:
+        """Whether a regular file holds ``key``; see ``BlobStore.exists``."""
+        path = self._path(validate_key(key))
+        with self._annotate("checking", key):
+            return path.is_file()
+
+    def delete(self, key: str) -> None:
+        """Unlink the blob's file and prune emptied parent folders; see ``BlobStore.delete``.
+
+        The unlink is not fsynced: if a crash undoes it, the blob comes back as an orphan that the
+        index no longer names, and the orphan sweep removes it again.
+        """
+        path = self._path(validate_key(key))
+        with self._annotate("deleting", key):
+            try:
+                os.unlink(path)
+            except _MISSING:
+                return
+        self._prune(path.parent)
+
+    def keys(self, prefix: str = "") -> Iterator[str]:
+        """Walk the folders depth first in key order; see ``BlobStore.keys``.
+
+        Only the listings of the folders on the current path are held in memory. Folders that
+        cannot match ``prefix`` are not entered.
+        """
+        yield from self._walk(self._root, "", prefix)
+
+    def staging_dir(self) -> Path:
+        """``{root}/.dicomstore-staging``, created if missing; see ``BlobStore.staging_dir``."""
+        path = self._root / STAGING_DIR_NAME
+        path.mkdir(exist_ok=True)
+        return path
+
+    def sweep_temporary(self, older_than: timedelta) -> int:
+        """Remove temporary files, and staged files, last modified more than ``older_than`` ago.
+
+        A write in progress keeps touching its temporary file, so choose ``older_than`` longer
+        than the slowest upload may stall (an hour is generous). Folders emptied by the sweep are
+        pruned. Run it at start-up and now and then.
+
+        Parameters
+        ----------
+        older_than : datetime.timedelta
+            Minimum age (by modification time) of a file to remove; not negative.
+
+        Returns
+        -------
+        int
+            How many files were removed.
+        """
+        if older_than < timedelta(0):
+            raise ValueError(f"older_than must not be negative, got {older_than}")
+        cutoff = time.time() - older_than.total_seconds()
+        staging = self._root / STAGING_DIR_NAME
+        removed = 0
+        emptied: set[Path] = set()
+        for dirpath, _dirnames, filenames in os.walk(self._root):
+            directory = Path(dirpath)
+            in_staging = directory == staging or staging in directory.parents
+            for name in filenames:
+                if not (in_staging or name.startswith(TEMPORARY_PREFIX)):
+                    continue
+                path = directory / name
+                try:
+                    if os.lstat(path).st_mtime >= cutoff:
+                        continue
+                    os.unlink(path)
+                except FileNotFoundError:
+                    continue
+                removed += 1
+                if not in_staging:
+                    emptied.add(directory)
+        for directory in sorted(emptied, reverse=True):
+            self._prune(directory)
+        return removed
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _path(self, key: str) -> Path:
+        return self._root.joinpath(*key.split("/"))
+
+    def _put(self, key: str, chunks: Iterable[bytes]) -> int:
+        fd, temporary = self._create_temporary(key)
+        try:
+            with os.fdopen(fd, "wb") as file:
+                size = 0
+                for chunk in chunks:
+                    size += file.write(chunk)
+                file.flush()
+                if self._fsync:
+                    os.fsync(file.fileno())
+            self._replace(temporary, key)
+        except BaseException:
+            _unlink_quietly(temporary)
+            raise
+        return size
+
+    def _create_temporary(self, key: str) -> tuple[int, Path]:
+        directory = self._path(key).parent
+        for attempt in range(_ATTEMPTS):
+            self._make_parents(key)
+            temporary = directory / f"{TEMPORARY_PREFIX}{secrets.token_hex(8)}"
+            try:
+                # 0o666 minus the umask, like any new file (mkstemp would force 0o600).
+                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+            except FileNotFoundError:
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                continue
+            return fd, temporary
+        raise AssertionError("unreachable")
+
+    def _replace(self, source: Path, key: str) -> None:
+        destination = self._path(key)
+        for attempt in range(_ATTEMPTS):
+            try:
+                os.replace(source, destination)
+            except IsADirectoryError:
+                raise FailedPrecondition(f"blob key {key!r} is a parent of other keys") from None
+            except FileNotFoundError:
+                # The source is gone (the caller's problem) or a delete pruned the destination's
+                # folder since we made it (ours: make it again).
+                if attempt == _ATTEMPTS - 1 or not os.path.lexists(source):
+                    raise
+                self._make_parents(key)
+                continue
+            break
+        self._sync_directory(destination.parent)
+
+    def _make_parents(self, key: str) -> None:
+        segments = key.split("/")[:-1]
+        for attempt in range(_ATTEMPTS):
+            directory = self._root
+            try:
+                for depth, segment in enumerate(segments, start=1):
+                    parent, directory = directory, directory / segment
+                    try:
+                        os.mkdir(directory)
+                    except FileExistsError:
+                        # FileNotFoundError if a delete pruned it since: caught below, retried.
+                        if not stat.S_ISDIR(os.stat(directory).st_mode):
+                            prefix = "/".join(segments[:depth])
+                            raise FailedPrecondition(
+                                f"blob key {key!r} conflicts with the blob stored under {prefix!r}"
+                            ) from None
+                    else:
+                        self._sync_directory(parent)
+            except FileNotFoundError:
+                # A concurrent delete pruned a folder we had made or found.
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                continue
+            return
+
+    def _prune(self, directory: Path) -> None:
+        """Remove ``directory`` and its ancestors while they are empty, never the root."""
+        while directory != self._root and self._root in directory.parents:
+            try:
+                os.rmdir(directory)
+            except OSError:  # not empty, already gone, or not ours to remove: stop
+                return
+            directory = directory.parent
+
+    def _sync_directory(self, directory: Path) -> None:
+        # Windows cannot open a folder to fsync it; NTFS journals the metadata instead.
+        if not self._fsync or os.name == "nt":
+            return
+        try:
+            fd = os.open(directory, os.O_RDONLY)
+        except FileNotFoundError:
+            return  # pruned by a concurrent delete: nothing left to make durable
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _walk(self, directory: Path, relative: str, prefix: str) -> Iterator[str]:
+        # Sort a folder as "name/" and a file as "name" so the walk yields keys in the order of
+        # the key strings ("a-b" < "a/c" because "-" < "/").
+        entries: list[tuple[str, bool, str]] = []
+        try:
+            with os.scandir(directory) as listing:
+                for entry in listing:
+                    if not is_valid_segment(entry.name):
+                        continue  # temporary files, the staging folder, foreign names
+                    try:
+                        is_dir = entry.is_dir(follow_symlinks=False)
+                        is_file = entry.is_file(follow_symlinks=False)
+                    except OSError:
+                        continue
+                    if is_dir:
+                        name = f"{relative}{entry.name}/"
+                        if name.startswith(prefix) or prefix.startswith(name):
+                            entries.append((name, True, entry.path))
+                    elif is_file:
+                        name = f"{relative}{entry.name}"
+                        if name.startswith(prefix):
+                            entries.append((name, False, entry.path))
+        except (FileNotFoundError, NotADirectoryError):
+            return  # pruned by a concurrent delete
+        entries.sort()
+        for name, is_dir, path in entries:
+            if is_dir:
+                yield from self._walk(Path(path), name, prefix)
+            else:
+                yield name
+
+    @contextmanager
+    def _annotate(self, action: str, key: str) -> Iterator[None]:
+        """Say which store and key an :class:`OSError` is about."""
+        try:
+            yield
+        except OSError as error:
+            note = f"while {action} blob {key!r} in the store at {self._root}"
+            if not any(
+                existing.startswith("while ") for existing in getattr(error, "__notes__", [])
+            ):
+                error.add_note(note)
+            raise
+
+
+def _unlink_quietly(path: Path) -> None:
+    with suppress(FileNotFoundError):
+        os.unlink(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -35,6 +36,7 @@ class DicomStoreRow:
     dataset_pk: int
     name: DicomStoreName
     config: DicomStoreConfig
+    blob_prefix: str
     create_time: datetime
     update_time: datetime
 
@@ -50,6 +52,7 @@ def _row(dataset_pk: int, dataset_name: DatasetName, row: sa.Row[Any]) -> DicomS
             notification_configs=row.notification_configs,
             stream_configs=row.stream_configs,
         ),
+        blob_prefix=row.blob_prefix,
         create_time=utc(row.create_time),
         update_time=utc(row.update_time),
     )
@@ -81,6 +84,7 @@ def insert(
                 dicom_stores.insert().values(
                     dataset_pk=dataset.pk,
                     store_id=store_id,
+                    blob_prefix=uuid.uuid4().hex,
                     create_time=now,
                     update_time=now,
                     **_values(config),

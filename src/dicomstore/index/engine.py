@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from typing import Any
 
 import sqlalchemy as sa
@@ -18,12 +20,28 @@ def _normalise_url(url: str) -> sa.URL:
     return parsed
 
 
+_WAL_SWITCH_ATTEMPTS = 300
+
+
+def _switch_to_wal(cursor: Any) -> None:
+    """``PRAGMA journal_mode=WAL``, retried: when several processes open a new database at once,
+    the switch can answer "database is locked" at once instead of waiting out busy_timeout."""
+    for attempt in range(_WAL_SWITCH_ATTEMPTS):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or attempt == _WAL_SWITCH_ATTEMPTS - 1:
+                raise
+            time.sleep(0.1)
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     # Wait for another writer first: switching to WAL itself needs the lock at the first start.
     cursor.execute("PRAGMA busy_timeout=30000")
     # WAL lets readers run beside the one writer; foreign keys drive ON DELETE CASCADE.
-    cursor.execute("PRAGMA journal_mode=WAL")
+    _switch_to_wal(cursor)
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.close()

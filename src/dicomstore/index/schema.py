@@ -103,6 +103,9 @@ dicom_stores = sa.Table(
     _pk(),
     _parent("dataset"),
     sa.Column("store_id", sa.String(256), nullable=False),
+    # Random folder of the store's blobs: never reused, so a store deleted and re-created under
+    # the same ID cannot meet the old store's bytes while those are being swept away.
+    sa.Column("blob_prefix", sa.String(64), nullable=False, unique=True),
     sa.Column("labels", JsonDocument, nullable=False),
     sa.Column("notification_config", JsonDocument, nullable=True),
     sa.Column("notification_configs", JsonDocument, nullable=False),

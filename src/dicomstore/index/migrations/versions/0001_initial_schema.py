@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.Column("pk", sa.BigInteger().with_variant(sa.Integer(), "sqlite"), nullable=False),
         sa.Column("dataset_pk", sa.BigInteger(), nullable=False),
         sa.Column("store_id", sa.String(length=256), nullable=False),
+        sa.Column("blob_prefix", sa.String(length=64), nullable=False),
         sa.Column(
             "labels",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -76,6 +77,7 @@ def upgrade() -> None:
         sa.UniqueConstraint(
             "dataset_pk", "store_id", name=op.f("uq_dicom_stores_dataset_pk_store_id")
         ),
+        sa.UniqueConstraint("blob_prefix", name=op.f("uq_dicom_stores_blob_prefix")),
     )
     op.create_table(
         "operations",

@@ -1,0 +1,211 @@
+"""Queries on ``studies``, ``series`` and ``instances``: ingest in one transaction, and lookups.
+
+Ingest (``add_instance``) runs inside the caller's transaction after the bytes are safely in the
+blob store: it upserts the study and series rows, inserts the instance row and keeps the related
+counts and sizes of its study and series exact. Identity is the SOP Instance UID within a store;
+an instance already present with the same (study, series, SOP) UIDs and the same SHA-256 is a
+duplicate (nothing changes), anything else under the same SOP Instance UID is a conflict.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+
+from dicomstore.index.schema import instances, series, studies
+
+__all__ = ["IngestOutcome", "NewInstance", "StoredInstance", "add_instance"]
+
+
+class IngestOutcome(StrEnum):
+    STORED = "stored"
+    DUPLICATE = "duplicate"  # the same bytes are already stored under the same UIDs
+    CONFLICT = "conflict"  # the SOP Instance UID is taken by different content or UIDs
+
+
+@dataclass(frozen=True, slots=True)
+class NewInstance:
+    """An instance whose bytes are stored under ``blob_key``, ready to be indexed."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str | None
+    transfer_syntax_uid: str
+    instance_number: int | None
+    number_of_frames: int | None
+    blob_key: str
+    blob_size_bytes: int
+    sha256: str
+    storage_class: str
+    metadata: dict[str, Any]
+    structured_size_bytes: int
+    frame_ranges: list[Any] | None
+    # Searchable column values and the DICOM JSON answered at the study and series levels.
+    study_columns: dict[str, Any] = field(default_factory=dict)
+    study_attributes: dict[str, Any] = field(default_factory=dict)
+    series_columns: dict[str, Any] = field(default_factory=dict)
+    series_attributes: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredInstance:
+    """What the index holds for an instance: enough to answer STOW and to find its bytes."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str | None
+    blob_key: str
+    sha256: str
+
+
+def _insert_ignoring_conflicts(tx: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
+    """INSERT … ON CONFLICT DO NOTHING on either engine; whether a row was inserted.
+
+    Concurrent ingest into one study races to create its rows; the loser simply finds them.
+    """
+    insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
+    result = tx.execute(insert(table).values(**values).on_conflict_do_nothing())
+    return result.rowcount == 1
+
+
+def _existing(tx: sa.Connection, store_pk: int, sop_instance_uid: str) -> StoredInstance | None:
+    row = tx.execute(
+        sa.select(
+            studies.c.study_instance_uid,
+            series.c.series_instance_uid,
+            instances.c.sop_instance_uid,
+            instances.c.sop_class_uid,
+            instances.c.blob_key,
+            instances.c.sha256,
+        )
+        .select_from(instances.join(series).join(studies))
+        .where(
+            instances.c.dicom_store_pk == store_pk,
+            instances.c.sop_instance_uid == sop_instance_uid,
+        )
+    ).first()
+    return StoredInstance(*row) if row is not None else None
+
+
+def _judge(existing: StoredInstance, new: NewInstance) -> IngestOutcome:
+    same = (
+        existing.study_instance_uid == new.study_instance_uid
+        and existing.series_instance_uid == new.series_instance_uid
+        and existing.sha256 == new.sha256
+    )
+    return IngestOutcome.DUPLICATE if same else IngestOutcome.CONFLICT
+
+
+def _study_pk(tx: sa.Connection, store_pk: int, new: NewInstance, now: datetime) -> int:
+    _insert_ignoring_conflicts(
+        tx,
+        studies,
+        {
+            "dicom_store_pk": store_pk,
+            "study_instance_uid": new.study_instance_uid,
+            "attributes": new.study_attributes,
+            "create_time": now,
+            "update_time": now,
+            **new.study_columns,
+        },
+    )
+    query = sa.select(studies.c.pk).where(
+        studies.c.dicom_store_pk == store_pk,
+        studies.c.study_instance_uid == new.study_instance_uid,
+    )
+    if tx.dialect.name == "postgresql":
+        query = query.with_for_update()  # serialises the count updates of one study
+    return int(tx.execute(query).scalar_one())
+
+
+def _series_pk(
+    tx: sa.Connection, store_pk: int, study_pk: int, new: NewInstance, now: datetime
+) -> tuple[int, bool]:
+    """The series row's key, and whether this call created it."""
+    created = _insert_ignoring_conflicts(
+        tx,
+        series,
+        {
+            "dicom_store_pk": store_pk,
+            "study_pk": study_pk,
+            "series_instance_uid": new.series_instance_uid,
+            "attributes": new.series_attributes,
+            "create_time": now,
+            "update_time": now,
+            **new.series_columns,
+        },
+    )
+    pk = tx.execute(
+        sa.select(series.c.pk).where(
+            series.c.study_pk == study_pk,
+            series.c.series_instance_uid == new.series_instance_uid,
+        )
+    ).scalar_one()
+    return int(pk), created
+
+
+def add_instance(
+    tx: sa.Connection, store_pk: int, new: NewInstance, now: datetime
+) -> tuple[IngestOutcome, StoredInstance | None]:
+    """Index ``new`` in ``tx``; on DUPLICATE or CONFLICT also return what is already stored."""
+    existing = _existing(tx, store_pk, new.sop_instance_uid)
+    if existing is not None:
+        return _judge(existing, new), existing
+    study_pk = _study_pk(tx, store_pk, new, now)
+    series_pk, series_created = _series_pk(tx, store_pk, study_pk, new, now)
+    inserted = _insert_ignoring_conflicts(
+        tx,
+        instances,
+        {
+            "dicom_store_pk": store_pk,
+            "series_pk": series_pk,
+            "sop_instance_uid": new.sop_instance_uid,
+            "sop_class_uid": new.sop_class_uid,
+            "instance_number": new.instance_number,
+            "transfer_syntax_uid": new.transfer_syntax_uid,
+            "number_of_frames": new.number_of_frames,
+            "blob_key": new.blob_key,
+            "blob_size_bytes": new.blob_size_bytes,
+            "sha256": new.sha256,
+            "storage_class": new.storage_class,
+            "storage_class_update_time": now,
+            "metadata": new.metadata,
+            "structured_size_bytes": new.structured_size_bytes,
+            "frame_ranges": new.frame_ranges,
+            "create_time": now,
+        },
+    )
+    if not inserted:  # another writer indexed the same SOP Instance UID meanwhile
+        existing = _existing(tx, store_pk, new.sop_instance_uid)
+        assert existing is not None
+        return _judge(existing, new), existing
+    blob, structured = new.blob_size_bytes, new.structured_size_bytes
+    tx.execute(
+        series.update()
+        .where(series.c.pk == series_pk)
+        .values(
+            instance_count=series.c.instance_count + 1,
+            blob_size_bytes=series.c.blob_size_bytes + blob,
+            structured_size_bytes=series.c.structured_size_bytes + structured,
+            update_time=now,
+        )
+    )
+    tx.execute(
+        studies.update()
+        .where(studies.c.pk == study_pk)
+        .values(
+            series_count=studies.c.series_count + (1 if series_created else 0),
+            instance_count=studies.c.instance_count + 1,
+            blob_size_bytes=studies.c.blob_size_bytes + blob,
+            structured_size_bytes=studies.c.structured_size_bytes + structured,
+            update_time=now,
+        )
+    )
+    return IngestOutcome.STORED, None

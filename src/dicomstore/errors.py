@@ -16,9 +16,13 @@ them and never know about HTTP. The hierarchy::
      ├── Cancelled                  CANCELLED (499)
      ├── Unimplemented              UNIMPLEMENTED (501)
      ├── Unavailable                UNAVAILABLE (503)
-     └── Internal                   INTERNAL (500)
+     ├── Internal                   INTERNAL (500)
+     └── NotAcceptable              INVALID_ARGUMENT, but HTTP 406
 
 The codes and their HTTP equivalents are google.rpc.Code's (googleapis ``google/rpc/code.proto``).
+An error whose HTTP status is not its code's overrides `DicomStoreError.http_status`: the HTTP
+transport answers that status with the code's name in the envelope, other transports (gRPC,
+``Operation.error``) use the code alone.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ __all__ = [
     "FailedPrecondition",
     "Internal",
     "InvalidArgument",
+    "NotAcceptable",
     "NotFound",
     "OutOfRange",
     "PermissionDenied",
@@ -102,6 +107,11 @@ class DicomStoreError(Exception):
         self.message = message
         self.details = details or []
 
+    @property
+    def http_status(self) -> int:
+        """The HTTP status to answer: the code's, unless a subclass needs a more precise one."""
+        return self.code.http_status
+
     def to_status(self) -> dict[str, Any]:
         """This error as a google.rpc.Status in proto3 JSON (used inside Operation.error)."""
         status: dict[str, Any] = {"code": int(self.code), "message": self.message}
@@ -160,3 +170,21 @@ class Unavailable(DicomStoreError):
 
 class Internal(DicomStoreError):
     code = Code.INTERNAL
+
+
+class NotAcceptable(DicomStoreError):
+    """No representation the client accepts can be produced: HTTP 406 (RFC 9110 §15.5.7).
+
+    Google's DICOMweb answers 406 for an ``Accept`` it cannot satisfy (spec §2.2, §3.4, §4.7).
+    google.rpc has no code that maps to 406; the request names something this resource cannot
+    give, which is what INVALID_ARGUMENT means ("arguments that are problematic regardless of the
+    state of the system", ``code.proto``), so that is the code and the envelope's status, and gRPC
+    sees INVALID_ARGUMENT. It is not an `InvalidArgument` subclass, so that handlers catching
+    malformed input do not turn it into a 400.
+    """
+
+    code = Code.INVALID_ARGUMENT
+
+    @property
+    def http_status(self) -> int:
+        return 406

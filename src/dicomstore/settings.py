@@ -6,6 +6,7 @@
 | port           | ``DICOMSTORE_PORT``         | ``8080``                                  |
 | data_dir       | ``DICOMSTORE_DATA_DIR``     | ``./dicomstore-data``                     |
 | database_url   | ``DICOMSTORE_DATABASE_URL`` | SQLite file ``index.sqlite3`` in data_dir |
+| blob_url       | ``DICOMSTORE_BLOB_URL``     | folder ``blobs`` in data_dir              |
 | log_level      | ``DICOMSTORE_LOG_LEVEL``    | ``info``                                  |
 
 A command-line flag wins over its variable.
@@ -39,6 +40,7 @@ class Settings(BaseSettings):
     port: int = Field(default=8080, ge=0, le=65535)
     data_dir: Path = Path("./dicomstore-data")
     database_url: str | None = None
+    blob_url: str | None = None
     log_level: LogLevel = LogLevel.INFO
 
     @field_validator("log_level", mode="before")
@@ -52,6 +54,13 @@ class Settings(BaseSettings):
     def _blank_database_url(cls, value: object) -> object:
         # DICOMSTORE_DATABASE_URL= (set but empty) means the default, as an unset variable does.
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def blob_store_url(self) -> str:
+        """Where instance bytes go: the configured URL, or the ``blobs`` folder of the data dir."""
+        if self.blob_url:
+            return self.blob_url
+        return str((self.data_dir / "blobs").resolve())
 
     @property
     def index_url(self) -> str:

@@ -255,9 +255,4 @@ def _text(text: Any) -> str:
 
 def _attribute_value(text: Any) -> str:
     """A double-quoted attribute value: as `_text`, and whitespace kept from normalisation."""
-    return (
-        _text(text)
-        .replace('"', "&quot;")
-        .replace("\t", "&#9;")
-        .replace("\n", "&#10;")
-    )
+    return _text(text).replace('"', "&quot;").replace("\t", "&#9;").replace("\n", "&#10;")

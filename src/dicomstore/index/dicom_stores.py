@@ -12,12 +12,22 @@ import sqlalchemy as sa
 
 from dicomstore.clock import utc
 from dicomstore.errors import AlreadyExists, NotFound
+from dicomstore.index import datasets as dataset_rows
 from dicomstore.index.datasets import DatasetRow
 from dicomstore.index.engine import by_codepoint
 from dicomstore.index.schema import dicom_stores
 from dicomstore.names import DatasetName, DicomStoreName
 
-__all__ = ["DicomStoreConfig", "DicomStoreRow", "delete", "get", "insert", "iterate", "update"]
+__all__ = [
+    "DicomStoreConfig",
+    "DicomStoreRow",
+    "delete",
+    "get",
+    "get_by_name",
+    "insert",
+    "iterate",
+    "update",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +143,8 @@ def update(
 def delete(tx: sa.Connection, store: DicomStoreRow) -> None:
     """Delete the store; its studies, series and instances rows go with it (cascade)."""
     tx.execute(dicom_stores.delete().where(dicom_stores.c.pk == store.pk))
+
+
+def get_by_name(tx: sa.Connection, name: DicomStoreName) -> DicomStoreRow:
+    """The store called ``name``; NotFound if it or its dataset does not exist."""
+    return get(tx, dataset_rows.get(tx, name.parent), name.store_id)

@@ -19,7 +19,21 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from dicomstore.index.schema import instances, series, studies
 
-__all__ = ["IngestOutcome", "NewInstance", "StoredInstance", "add_instance"]
+__all__ = [
+    "IngestOutcome",
+    "InstanceLocation",
+    "NewInstance",
+    "StoredInstance",
+    "Totals",
+    "add_instance",
+    "find_existing",
+    "locate",
+    "metadata_of",
+    "remove",
+    "series_totals",
+    "store_totals",
+    "study_totals",
+]
 
 
 class IngestOutcome(StrEnum):
@@ -46,6 +60,7 @@ class NewInstance:
     metadata: dict[str, Any]
     structured_size_bytes: int
     frame_ranges: list[Any] | None
+    bulk_data: dict[str, Any] | None
     # Searchable column values and the DICOM JSON answered at the study and series levels.
     study_columns: dict[str, Any] = field(default_factory=dict)
     study_attributes: dict[str, Any] = field(default_factory=dict)
@@ -75,7 +90,7 @@ def _insert_ignoring_conflicts(tx: sa.Connection, table: sa.Table, values: dict[
     return result.rowcount == 1
 
 
-def _existing(tx: sa.Connection, store_pk: int, sop_instance_uid: str) -> StoredInstance | None:
+def find_existing(tx: sa.Connection, store_pk: int, sop_instance_uid: str) -> StoredInstance | None:
     row = tx.execute(
         sa.select(
             studies.c.study_instance_uid,
@@ -155,7 +170,7 @@ def add_instance(
     tx: sa.Connection, store_pk: int, new: NewInstance, now: datetime
 ) -> tuple[IngestOutcome, StoredInstance | None]:
     """Index ``new`` in ``tx``; on DUPLICATE or CONFLICT also return what is already stored."""
-    existing = _existing(tx, store_pk, new.sop_instance_uid)
+    existing = find_existing(tx, store_pk, new.sop_instance_uid)
     if existing is not None:
         return _judge(existing, new), existing
     study_pk = _study_pk(tx, store_pk, new, now)
@@ -179,11 +194,12 @@ def add_instance(
             "metadata": new.metadata,
             "structured_size_bytes": new.structured_size_bytes,
             "frame_ranges": new.frame_ranges,
+            "bulk_data": new.bulk_data,
             "create_time": now,
         },
     )
     if not inserted:  # another writer indexed the same SOP Instance UID meanwhile
-        existing = _existing(tx, store_pk, new.sop_instance_uid)
+        existing = find_existing(tx, store_pk, new.sop_instance_uid)
         assert existing is not None
         return _judge(existing, new), existing
     blob, structured = new.blob_size_bytes, new.structured_size_bytes
@@ -209,3 +225,188 @@ def add_instance(
         )
     )
     return IngestOutcome.STORED, None
+
+
+@dataclass(frozen=True, slots=True)
+class InstanceLocation:
+    """Where an indexed instance's bytes are, and what WADO needs to serve parts of them."""
+
+    study_instance_uid: str
+    series_instance_uid: str
+    sop_instance_uid: str
+    sop_class_uid: str | None
+    transfer_syntax_uid: str
+    blob_key: str
+    blob_size_bytes: int
+    number_of_frames: int | None
+    frame_ranges: list[Any] | None
+    bulk_data: dict[str, Any] | None
+    storage_class: str
+    storage_class_update_time: datetime | None
+    structured_size_bytes: int
+
+
+def _scope(
+    store_pk: int, study: str, series_uid: str | None, sop: str | None
+) -> list[sa.ColumnElement[bool]]:
+    conditions = [studies.c.dicom_store_pk == store_pk, studies.c.study_instance_uid == study]
+    if series_uid is not None:
+        conditions.append(series.c.series_instance_uid == series_uid)
+    if sop is not None:
+        conditions.append(instances.c.sop_instance_uid == sop)
+    return conditions
+
+
+def _ordered(query: sa.Select[Any]) -> sa.Select[Any]:
+    return query.order_by(
+        series.c.pk, instances.c.instance_number.is_(None), instances.c.instance_number,
+        instances.c.pk,
+    )  # fmt: skip
+
+
+def locate(
+    tx: sa.Connection,
+    store_pk: int,
+    study: str,
+    series_uid: str | None = None,
+    sop: str | None = None,
+) -> list[InstanceLocation]:
+    """The instances of a study, series or single instance, in series and instance order."""
+    query = sa.select(
+        studies.c.study_instance_uid,
+        series.c.series_instance_uid,
+        instances.c.sop_instance_uid,
+        instances.c.sop_class_uid,
+        instances.c.transfer_syntax_uid,
+        instances.c.blob_key,
+        instances.c.blob_size_bytes,
+        instances.c.number_of_frames,
+        instances.c.frame_ranges,
+        instances.c.bulk_data,
+        instances.c.storage_class,
+        instances.c.storage_class_update_time,
+        instances.c.structured_size_bytes,
+    ).select_from(instances.join(series).join(studies))
+    rows = tx.execute(_ordered(query.where(*_scope(store_pk, study, series_uid, sop))))
+    return [InstanceLocation(*row) for row in rows]
+
+
+def metadata_of(
+    tx: sa.Connection,
+    store_pk: int,
+    study: str,
+    series_uid: str | None = None,
+    sop: str | None = None,
+) -> list[dict[str, Any]]:
+    """The stored DICOM JSON of each instance in scope, in the order of ``locate``."""
+    query = sa.select(instances.c.metadata).select_from(instances.join(series).join(studies))
+    rows = tx.execute(_ordered(query.where(*_scope(store_pk, study, series_uid, sop))))
+    return [row.metadata for row in rows]
+
+
+def _locked_study(tx: sa.Connection, store_pk: int, study: str) -> int | None:
+    query = sa.select(studies.c.pk).where(
+        studies.c.dicom_store_pk == store_pk, studies.c.study_instance_uid == study
+    )
+    if tx.dialect.name == "postgresql":
+        query = query.with_for_update()
+    return tx.execute(query).scalar_one_or_none()
+
+
+def remove(
+    tx: sa.Connection,
+    store_pk: int,
+    study: str,
+    series_uid: str | None = None,
+    sop: str | None = None,
+) -> list[str]:
+    """Delete the instances in scope, keeping counts exact and dropping emptied series and
+    studies; the blob keys to delete once the transaction has committed."""
+    study_pk = _locked_study(tx, store_pk, study)
+    if study_pk is None:
+        return []
+    query = (
+        sa.select(instances.c.pk, instances.c.series_pk, instances.c.blob_key,
+                  instances.c.blob_size_bytes, instances.c.structured_size_bytes)
+        .select_from(instances.join(series).join(studies))
+        .where(*_scope(store_pk, study, series_uid, sop))
+    )  # fmt: skip
+    doomed = tx.execute(query).all()
+    if not doomed:
+        return []
+    by_series: dict[int, list[Any]] = {}
+    for row in doomed:
+        by_series.setdefault(row.series_pk, []).append(row)
+    for series_pk, rows in by_series.items():
+        pks = [row.pk for row in rows]
+        for start in range(0, len(pks), 500):
+            tx.execute(instances.delete().where(instances.c.pk.in_(pks[start : start + 500])))
+        blob = sum(row.blob_size_bytes for row in rows)
+        structured = sum(row.structured_size_bytes for row in rows)
+        tx.execute(
+            series.update()
+            .where(series.c.pk == series_pk)
+            .values(
+                instance_count=series.c.instance_count - len(rows),
+                blob_size_bytes=series.c.blob_size_bytes - blob,
+                structured_size_bytes=series.c.structured_size_bytes - structured,
+            )
+        )
+        emptied = tx.execute(
+            series.delete().where(series.c.pk == series_pk, series.c.instance_count <= 0)
+        ).rowcount
+        tx.execute(
+            studies.update()
+            .where(studies.c.pk == study_pk)
+            .values(
+                series_count=studies.c.series_count - emptied,
+                instance_count=studies.c.instance_count - len(rows),
+                blob_size_bytes=studies.c.blob_size_bytes - blob,
+                structured_size_bytes=studies.c.structured_size_bytes - structured,
+            )
+        )
+    tx.execute(studies.delete().where(studies.c.pk == study_pk, studies.c.instance_count <= 0))
+    return [row.blob_key for row in doomed]
+
+
+@dataclass(frozen=True, slots=True)
+class Totals:
+    """Counts and sizes of a store, study or series (the metrics methods' payloads)."""
+
+    study_count: int
+    series_count: int
+    instance_count: int
+    blob_size_bytes: int
+    structured_size_bytes: int
+
+
+def store_totals(tx: sa.Connection, store_pk: int) -> Totals:
+    row = tx.execute(
+        sa.select(
+            sa.func.count(),
+            sa.func.coalesce(sa.func.sum(studies.c.series_count), 0),
+            sa.func.coalesce(sa.func.sum(studies.c.instance_count), 0),
+            sa.func.coalesce(sa.func.sum(studies.c.blob_size_bytes), 0),
+            sa.func.coalesce(sa.func.sum(studies.c.structured_size_bytes), 0),
+        ).where(studies.c.dicom_store_pk == store_pk)
+    ).one()
+    return Totals(*(int(value) for value in row))
+
+
+def study_totals(tx: sa.Connection, store_pk: int, study: str) -> Totals | None:
+    row = tx.execute(
+        sa.select(
+            studies.c.series_count, studies.c.instance_count, studies.c.blob_size_bytes,
+            studies.c.structured_size_bytes,
+        ).where(studies.c.dicom_store_pk == store_pk, studies.c.study_instance_uid == study)
+    ).first()  # fmt: skip
+    return Totals(1, *(int(value) for value in row)) if row is not None else None
+
+
+def series_totals(tx: sa.Connection, store_pk: int, study: str, series_uid: str) -> Totals | None:
+    row = tx.execute(
+        sa.select(series.c.instance_count, series.c.blob_size_bytes, series.c.structured_size_bytes)
+        .select_from(series.join(studies))
+        .where(*_scope(store_pk, study, series_uid, None))
+    ).first()
+    return Totals(1, 1, *(int(value) for value in row)) if row is not None else None

@@ -126,14 +126,18 @@ studies = sa.Table(
         nullable=False,
     ),
     sa.Column("study_instance_uid", sa.String(64), nullable=False),
-    # Searchable study attributes (QIDO), kept as the DICOM strings they came from.
+    # QIDO search columns, filled at ingest by dicomstore.dicom.attributes.study_columns in the
+    # forms its matching compares: person names case-folded (``doe^john``) with a word column
+    # for fuzzy matching (`` doe john ``), dates YYYYMMDD, times HHMMSS.FFFFFF, text stripped.
     sa.Column("patient_name", sa.String(324), nullable=True),
+    sa.Column("patient_name_search", sa.String(1024), nullable=True),
     sa.Column("patient_id", sa.String(64), nullable=True),
     sa.Column("accession_number", sa.String(64), nullable=True),
     sa.Column("study_date", sa.String(8), nullable=True),
-    sa.Column("study_time", sa.String(32), nullable=True),
+    sa.Column("study_time", sa.String(16), nullable=True),
     sa.Column("study_id", sa.String(16), nullable=True),
     sa.Column("referring_physician_name", sa.String(324), nullable=True),
+    sa.Column("referring_physician_name_search", sa.String(1024), nullable=True),
     sa.Column("study_description", sa.String(64), nullable=True),
     # Study-level DICOM JSON (patient and study modules) answered by QIDO at study level.
     sa.Column("attributes", JsonDocument, nullable=False),
@@ -145,6 +149,7 @@ studies = sa.Table(
     sa.Column("update_time", Timestamp, nullable=False),
     sa.UniqueConstraint("dicom_store_pk", "study_instance_uid"),
     sa.Index(None, "dicom_store_pk", "patient_id"),
+    sa.Index(None, "dicom_store_pk", "patient_name"),
     sa.Index(None, "dicom_store_pk", "accession_number"),
     sa.Index(None, "dicom_store_pk", "study_date"),
 )
@@ -163,11 +168,15 @@ series = sa.Table(
         "study_pk", sa.BigInteger, sa.ForeignKey("studies.pk", ondelete="CASCADE"), nullable=False
     ),
     sa.Column("series_instance_uid", sa.String(64), nullable=False),
+    # QIDO search columns (dicomstore.dicom.attributes.series_columns), normalised as for
+    # studies; the Request Attributes Sequence keys hold its first item's values.
     sa.Column("modality", sa.String(16), nullable=True),
     sa.Column("series_number", sa.Integer, nullable=True),
     sa.Column("series_description", sa.String(64), nullable=True),
     sa.Column("performed_procedure_step_start_date", sa.String(8), nullable=True),
-    sa.Column("performed_procedure_step_start_time", sa.String(32), nullable=True),
+    sa.Column("performed_procedure_step_start_time", sa.String(16), nullable=True),
+    sa.Column("scheduled_procedure_step_id", sa.String(64), nullable=True),
+    sa.Column("requested_procedure_id", sa.String(64), nullable=True),
     sa.Column("attributes", JsonDocument, nullable=False),
     sa.Column("instance_count", sa.BigInteger, nullable=False, server_default="0"),
     sa.Column("blob_size_bytes", sa.BigInteger, nullable=False, server_default="0"),
@@ -208,6 +217,9 @@ instances = sa.Table(
     sa.Column("structured_size_bytes", sa.BigInteger, nullable=False, server_default="0"),
     # Byte ranges of each frame inside the blob, computed once at ingest: [[offset, length], ...].
     sa.Column("frame_ranges", JsonDocument, nullable=True),
+    # Where each BulkDataURI's value lies in the blob: {path: [offset, length, vr,
+    # little_endian, encapsulated]}, so a bulk data request is one range read.
+    sa.Column("bulk_data", JsonDocument, nullable=True),
     sa.Column("create_time", Timestamp, nullable=False),
     sa.UniqueConstraint("dicom_store_pk", "sop_instance_uid"),
     sa.Index(None, "series_pk", "instance_number"),

@@ -4,31 +4,46 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dicomstore.blobs import BlobStore
 from dicomstore.index import Index
 from dicomstore.services.datasets import DatasetService
 from dicomstore.services.dicom_stores import DicomStoreService
+from dicomstore.services.dicomweb_delete import DicomWebDeleteService
 from dicomstore.services.locations import LocationService
+from dicomstore.services.metrics import MetricsService
 from dicomstore.services.operations import OperationService
+from dicomstore.services.retrieve import RetrieveService
+from dicomstore.services.stow import StowService
 
 __all__ = ["Services"]
 
 
 @dataclass(frozen=True, slots=True)
 class Services:
-    """Every service, wired to one index; what a transport is handed."""
+    """Every service, wired to one index and one blob store; what a transport is handed."""
 
     index: Index
+    blobs: BlobStore
     locations: LocationService
     datasets: DatasetService
     dicom_stores: DicomStoreService
     operations: OperationService
+    stow: StowService
+    retrieve: RetrieveService
+    dicomweb_delete: DicomWebDeleteService
+    metrics: MetricsService
 
     @classmethod
-    def over(cls, index: Index) -> Services:
+    def over(cls, index: Index, blobs: BlobStore) -> Services:
         return cls(
             index=index,
+            blobs=blobs,
             locations=LocationService(),
-            datasets=DatasetService(index),
-            dicom_stores=DicomStoreService(index),
+            datasets=DatasetService(index, blobs),
+            dicom_stores=DicomStoreService(index, blobs),
             operations=OperationService(index),
+            stow=StowService(index, blobs),
+            retrieve=RetrieveService(index, blobs),
+            dicomweb_delete=DicomWebDeleteService(index, blobs),
+            metrics=MetricsService(index),
         )

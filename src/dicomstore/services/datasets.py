@@ -6,11 +6,14 @@ import re
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from dicomstore.blobs import BlobStore
 from dicomstore.clock import utcnow
 from dicomstore.errors import InvalidArgument
 from dicomstore.index import Index
 from dicomstore.index import datasets as dataset_rows
+from dicomstore.index import dicom_stores as store_rows
 from dicomstore.names import DatasetName, LocationName
+from dicomstore.services.cleanup import remove_store_blobs
 from dicomstore.services.field_mask import parse_update_mask
 from dicomstore.services.messages import DATASET_TYPE, dataset_message, operation_message
 from dicomstore.services.operations import record_finished_operation
@@ -56,8 +59,9 @@ def _validate_encryption_spec(spec: dict[str, Any] | None, location: str) -> dic
 
 
 class DatasetService:
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, blobs: BlobStore) -> None:
         self.index = index
+        self.blobs = blobs
 
     def create(self, parent: LocationName, dataset_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """Create the dataset; answers the (already finished) CreateDataset operation."""
@@ -105,5 +109,8 @@ class DatasetService:
     def delete(self, name: DatasetName) -> dict[str, Any]:
         """Delete the dataset with every store and all data in it."""
         with self.index.transaction() as tx:
-            dataset_rows.delete(tx, dataset_rows.get(tx, name))
+            dataset = dataset_rows.get(tx, name)
+            prefixes = [store.blob_prefix for store in store_rows.iterate(tx, dataset, after=None)]
+            dataset_rows.delete(tx, dataset)
+        remove_store_blobs(self.blobs, prefixes)
         return {}

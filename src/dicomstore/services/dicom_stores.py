@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from itertools import islice
 from typing import Any
 
+from dicomstore.blobs import BlobStore
 from dicomstore.clock import utcnow
 from dicomstore.errors import InvalidArgument
 from dicomstore.index import Index
@@ -20,6 +21,7 @@ from dicomstore.index.dicom_stores import DicomStoreConfig, DicomStoreRow
 from dicomstore.labels import validate_labels
 from dicomstore.list_filter import parse_label_filter
 from dicomstore.names import DatasetName, DicomStoreName
+from dicomstore.services.cleanup import remove_store_blobs
 from dicomstore.services.field_mask import apply_update_mask, parse_update_mask
 from dicomstore.services.messages import dicom_store_message
 from dicomstore.services.paging import PageRequest
@@ -88,8 +90,9 @@ def _config(message: dict[str, Any]) -> DicomStoreConfig:
 
 
 class DicomStoreService:
-    def __init__(self, index: Index) -> None:
+    def __init__(self, index: Index, blobs: BlobStore) -> None:
         self.index = index
+        self.blobs = blobs
 
     def create(self, parent: DatasetName, store_id: str, body: dict[str, Any]) -> dict[str, Any]:
         name = parent.dicom_store(store_id)
@@ -142,5 +145,7 @@ class DicomStoreService:
         """Delete the store and every instance in it."""
         with self.index.transaction() as tx:
             dataset = dataset_rows.get(tx, name.parent)
-            store_rows.delete(tx, store_rows.get(tx, dataset, name.store_id))
+            store = store_rows.get(tx, dataset, name.store_id)
+            store_rows.delete(tx, store)
+        remove_store_blobs(self.blobs, [store.blob_prefix])
         return {}

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from dicomstore.api.http import errors
+from dicomstore.api.http.dicomweb import routes as dicomweb_routes
 from dicomstore.api.http.management import routes as management_routes
 from dicomstore.errors import Code, DicomStoreError
 from dicomstore.services import Services
@@ -114,7 +115,7 @@ def create_app(services: Services) -> Starlette:
         Exception: errors.handle_unexpected,
     }
     app = Starlette(
-        routes=[Route("/healthz", _health, methods=["GET"]), *management_routes],
+        routes=[Route("/healthz", _health, methods=["GET"]), *management_routes, *dicomweb_routes],
         middleware=[Middleware(RejectEncodedSlashes), Middleware(MethodOverride)],
         exception_handlers=handlers,
     )

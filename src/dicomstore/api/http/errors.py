@@ -1,6 +1,8 @@
 """The one place where errors become HTTP answers: Google's JSON error envelope.
 
 ``{"error": {"code": 404, "message": "...", "status": "NOT_FOUND"}}`` (google-dicom-api.md §3).
+``code`` is the HTTP status: the google.rpc code's, or the error's own ``http_status`` where it
+differs (`dicomstore.errors.NotAcceptable`: 406 with status ``INVALID_ARGUMENT``).
 Anything unexpected is answered as INTERNAL without details (the server logs the traceback).
 """
 
@@ -19,9 +21,15 @@ __all__ = ["error_response", "handle_domain_error", "handle_http_error", "handle
 
 
 def error_response(
-    code: Code, message: str, details: list[dict[str, Any]] | None = None
+    code: Code,
+    message: str,
+    details: list[dict[str, Any]] | None = None,
+    *,
+    http_status: int | None = None,
 ) -> Response:
-    error: dict[str, Any] = {"code": code.http_status, "message": message, "status": code.name}
+    """Google's envelope for ``code``, answered with ``http_status`` (default: the code's)."""
+    status_code = code.http_status if http_status is None else http_status
+    error: dict[str, Any] = {"code": status_code, "message": message, "status": code.name}
     if details:
         error["details"] = details
     body = json.dumps({"error": error}, indent=2, ensure_ascii=False) + "\n"
@@ -29,14 +37,12 @@ def error_response(
         content = body.encode("utf-8")
     except UnicodeEncodeError:  # a message quoting a lone surrogate from the request: escape it
         content = (json.dumps({"error": error}, indent=2) + "\n").encode("ascii")
-    return Response(
-        content, status_code=code.http_status, media_type="application/json; charset=UTF-8"
-    )
+    return Response(content, status_code=status_code, media_type="application/json; charset=UTF-8")
 
 
 async def handle_domain_error(_request: Request, error: Exception) -> Response:
     assert isinstance(error, DicomStoreError)
-    return error_response(error.code, error.message, error.details)
+    return error_response(error.code, error.message, error.details, http_status=error.http_status)
 
 
 async def handle_http_error(request: Request, error: Exception) -> Response:

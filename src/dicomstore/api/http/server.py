@@ -18,6 +18,7 @@ import sqlalchemy as sa
 import uvicorn
 
 from dicomstore.api.http.app import create_app
+from dicomstore.blobs import BlobStore, open_blob_store
 from dicomstore.index import Index
 from dicomstore.services import Services
 from dicomstore.settings import LogLevel, Settings
@@ -77,6 +78,14 @@ def _open_index(settings: Settings) -> Index:
         ) from error
 
 
+def _open_blobs(settings: Settings) -> BlobStore:
+    try:
+        return open_blob_store(settings.blob_store_url)
+    except (ValueError, OSError) as error:
+        shown = settings.blob_store_url
+        raise StartupError(f"cannot open the blob store {shown!r}: {error}") from error
+
+
 def _bind(host: str, port: int) -> socket.socket:
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
@@ -129,7 +138,13 @@ def serve(settings: Settings) -> None:
         sock.close()
         raise
     try:
-        app = create_app(Services.over(index))
+        blobs = _open_blobs(settings)
+    except StartupError:
+        sock.close()
+        index.close()
+        raise
+    try:
+        app = create_app(Services.over(index, blobs))
         config = uvicorn.Config(
             app,
             log_level=settings.log_level.value,

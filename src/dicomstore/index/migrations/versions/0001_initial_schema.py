@@ -163,12 +163,14 @@ def upgrade() -> None:
         sa.Column("dicom_store_pk", sa.BigInteger(), nullable=False),
         sa.Column("study_instance_uid", sa.String(length=64), nullable=False),
         sa.Column("patient_name", sa.String(length=324), nullable=True),
+        sa.Column("patient_name_search", sa.String(length=1024), nullable=True),
         sa.Column("patient_id", sa.String(length=64), nullable=True),
         sa.Column("accession_number", sa.String(length=64), nullable=True),
         sa.Column("study_date", sa.String(length=8), nullable=True),
-        sa.Column("study_time", sa.String(length=32), nullable=True),
+        sa.Column("study_time", sa.String(length=16), nullable=True),
         sa.Column("study_id", sa.String(length=16), nullable=True),
         sa.Column("referring_physician_name", sa.String(length=324), nullable=True),
+        sa.Column("referring_physician_name_search", sa.String(length=1024), nullable=True),
         sa.Column("study_description", sa.String(length=64), nullable=True),
         sa.Column(
             "attributes",
@@ -206,6 +208,11 @@ def upgrade() -> None:
             unique=False,
         )
         batch_op.create_index(
+            batch_op.f("ix_studies_dicom_store_pk_patient_name"),
+            ["dicom_store_pk", "patient_name"],
+            unique=False,
+        )
+        batch_op.create_index(
             batch_op.f("ix_studies_dicom_store_pk_study_date"),
             ["dicom_store_pk", "study_date"],
             unique=False,
@@ -221,7 +228,9 @@ def upgrade() -> None:
         sa.Column("series_number", sa.Integer(), nullable=True),
         sa.Column("series_description", sa.String(length=64), nullable=True),
         sa.Column("performed_procedure_step_start_date", sa.String(length=8), nullable=True),
-        sa.Column("performed_procedure_step_start_time", sa.String(length=32), nullable=True),
+        sa.Column("performed_procedure_step_start_time", sa.String(length=16), nullable=True),
+        sa.Column("scheduled_procedure_step_id", sa.String(length=64), nullable=True),
+        sa.Column("requested_procedure_id", sa.String(length=64), nullable=True),
         sa.Column(
             "attributes",
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
@@ -284,6 +293,11 @@ def upgrade() -> None:
             sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
             nullable=True,
         ),
+        sa.Column(
+            "bulk_data",
+            sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), "postgresql"),
+            nullable=True,
+        ),
         sa.Column("create_time", sa.DateTime(timezone=True), nullable=False),
         sa.ForeignKeyConstraint(
             ["dicom_store_pk"],
@@ -321,6 +335,7 @@ def downgrade() -> None:
     op.drop_table("series")
     with op.batch_alter_table("studies", schema=None) as batch_op:
         batch_op.drop_index(batch_op.f("ix_studies_dicom_store_pk_study_date"))
+        batch_op.drop_index(batch_op.f("ix_studies_dicom_store_pk_patient_name"))
         batch_op.drop_index(batch_op.f("ix_studies_dicom_store_pk_patient_id"))
         batch_op.drop_index(batch_op.f("ix_studies_dicom_store_pk_accession_number"))
 

@@ -1,0 +1,316 @@
+"""DICOMweb routes under ``{store}/dicomWeb`` (``dicomweb-conformance.md`` §1), plus the
+study/series metrics and storage info that live in the same tree.
+
+Routes parse paths and headers, negotiate the representation (``negotiation.py``), call one
+service and frame the answer (``multipart.py``). Everything that can fail — an unknown resource,
+an unacceptable Accept — is settled before a streamed response sends its status line.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import AsyncIterable, Iterator, Mapping
+from typing import Any
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from dicomstore.api.http.calls import Call, endpoint
+from dicomstore.api.http.management import STORE_PATH
+from dicomstore.api.http.multipart import (
+    MediaType,
+    iter_parts,
+    multipart_boundary,
+    multipart_chunks,
+    new_boundary,
+    parse_media_type,
+)
+from dicomstore.api.http.negotiation import (
+    BULKDATA_OFFERS,
+    METADATA_OFFERS,
+    STORE_OFFERS,
+    Offer,
+    negotiate,
+    transfer_syntax_offers,
+)
+from dicomstore.dicom.stow_response import (
+    FailedInstance,
+    StoreOutcome,
+    response_json,
+    response_xml,
+    status_code,
+)
+from dicomstore.dicom.xml import to_dicom_xml
+from dicomstore.errors import InvalidArgument
+from dicomstore.names import DicomStoreName
+from dicomstore.services import Services
+from dicomstore.services.retrieve import Scope, parse_frame_numbers
+from dicomstore.services.stow import StowTarget
+
+__all__ = ["routes"]
+
+DICOMWEB = STORE_PATH + "/dicomWeb"
+STUDY = DICOMWEB + "/studies/{study:id}"
+SERIES = STUDY + "/series/{series:id}"
+INSTANCE = SERIES + "/instances/{instance:id}"
+
+_DICOM = "application/dicom"
+_OCTETS = "application/octet-stream"
+# What a stored instance can be sent as: as stored, or in a native little-endian syntax.
+_INSTANCE_SYNTAXES = ("*", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99")
+_INSTANCE_OFFERS = transfer_syntax_offers("multipart/related", _INSTANCE_SYNTAXES, type=_DICOM)
+_SINGLE_INSTANCE_OFFERS = _INSTANCE_OFFERS + transfer_syntax_offers(_DICOM, _INSTANCE_SYNTAXES)
+_FRAME_OFFERS = transfer_syntax_offers(
+    "multipart/related", ("*", "1.2.840.10008.1.2.1"), type=_OCTETS
+) + transfer_syntax_offers(_OCTETS, ("*", "1.2.840.10008.1.2.1"))
+
+
+def _store_name(request: Request) -> DicomStoreName:
+    path = request.path_params
+    return DicomStoreName.of(path["project"], path["location"], path["dataset"], path["store"])
+
+
+def _services(request: Request) -> Services:
+    services: Services = request.app.state.services
+    return services
+
+
+def _base_url(request: Request) -> str:
+    """The server's URL as the client reached it, for RetrieveURLs and BulkDataURIs.
+
+    From the Host header; when that names no port although the server listens on a non-default
+    one, the listening port is added: dicomweb-client sends ``Host`` without the port.
+    """
+    url = request.base_url
+    server = request.scope.get("server")
+    default_port = 443 if url.scheme == "https" else 80
+    if url.port is None and server and server[1] and server[1] != default_port:
+        url = url.replace(port=server[1])
+    return str(url).rstrip("/")
+
+
+def _dicomweb_url(request: Request, store: DicomStoreName) -> str:
+    return f"{_base_url(request)}/v1/{store}/dicomWeb"
+
+
+def _scope(request: Request) -> Scope:
+    path = request.path_params
+    return Scope(_store_name(request), path["study"], path.get("series"), path.get("instance"))
+
+
+def _multipart(
+    parts: Iterator[tuple[Mapping[str, str], Any]], content_type: MediaType, *, status: int = 200
+) -> StreamingResponse:
+    boundary = new_boundary()
+    media_type = MediaType(content_type.type, {**content_type.params, "boundary": boundary})
+    return StreamingResponse(
+        multipart_chunks(parts, boundary), status_code=status, media_type=str(media_type)
+    )
+
+
+# --- STOW-RS --------------------------------------------------------------------------------
+
+
+async def _spooled(
+    services: Services, target: StowTarget, chunks: AsyncIterable[bytes]
+) -> StoreOutcome:
+    with services.stow.spool() as spool:
+        async for chunk in chunks:
+            spool.write(chunk)
+        staged = spool.finish()
+    return await run_in_threadpool(services.stow.store, target, staged)
+
+
+async def store_instances(request: Request) -> Response:
+    """STOW-RS (PS3.18 §10.5): Part 10 instances, multipart or (Google's extension) single."""
+    services = _services(request)
+    offer = negotiate(request.headers.get("accept"), STORE_OFFERS)
+    content_type = parse_media_type(request.headers.get("content-type", ""))
+    name = _store_name(request)
+    target = await run_in_threadpool(
+        services.stow.target,
+        name,
+        dicomweb_url=_dicomweb_url(request, name),
+        study_instance_uid=request.path_params.get("study"),
+        storage_class=request.headers.get("storage-class"),
+    )
+    outcomes: list[StoreOutcome] = []
+    if content_type.type == _DICOM:
+        outcomes.append(await _spooled(services, target, request.stream()))
+    elif content_type.type == "multipart/related":
+        root_type = content_type.params.get("type", "").lower()
+        if root_type not in (_DICOM, ""):
+            raise InvalidArgument(
+                f"Unsupported multipart type {root_type!r}; send "
+                'multipart/related; type="application/dicom".'
+            )
+        async for part in iter_parts(request.stream(), multipart_boundary(content_type)):
+            part_type = part.content_type
+            if part_type is not None and part_type.type != _DICOM:
+                outcomes.append(
+                    FailedInstance(
+                        failure_detail=f"Part {part.index + 1} has content type "
+                        f"{part_type.type}; each part must be {_DICOM}."
+                    )
+                )
+                continue
+            outcomes.append(await _spooled(services, target, part.chunks()))
+        if not outcomes:
+            raise InvalidArgument("The request holds no instances.")
+    else:
+        raise InvalidArgument(
+            f"Unsupported Content-Type {content_type.type!r}; send "
+            'multipart/related; type="application/dicom" or application/dicom.'
+        )
+    render = response_json if offer.media_type == "application/dicom+json" else response_xml
+    return Response(render(outcomes), status_code=status_code(outcomes), media_type=str(offer))
+
+
+# --- WADO-RS --------------------------------------------------------------------------------
+
+
+async def retrieve_instances(request: Request) -> Response:
+    """Study, series or instance as Part 10 (PS3.18 §10.4.1.1.1)."""
+    services = _services(request)
+    scope = _scope(request)
+    single = scope.instance is not None
+    offer = negotiate(
+        request.headers.get("accept"), _SINGLE_INSTANCE_OFFERS if single else _INSTANCE_OFFERS
+    )
+    syntax = offer.transfer_syntax or "*"
+    instances = await run_in_threadpool(services.retrieve.locate, scope)
+    services.retrieve.check_producible(instances, syntax)
+    if offer.media_type == _DICOM:
+        sent, chunks = services.retrieve.instance_chunks(instances[0], syntax)
+        return StreamingResponse(chunks, media_type=offer.content_type(sent))
+
+    def parts() -> Iterator[tuple[Mapping[str, str], Any]]:
+        for instance in instances:
+            sent, chunks = services.retrieve.instance_chunks(instance, syntax)
+            yield {"Content-Type": f"{_DICOM}; transfer-syntax={sent}"}, chunks
+
+    media_type = MediaType("multipart/related", {"type": _DICOM})
+    if syntax != "*":
+        media_type = MediaType(media_type.type, {**media_type.params, "transfer-syntax": syntax})
+    return _multipart(parts(), media_type)
+
+
+async def retrieve_metadata(request: Request) -> Response:
+    """Metadata of a study, series or instance (PS3.18 §10.4.1.1.2)."""
+    services = _services(request)
+    scope = _scope(request)
+    offer = negotiate(request.headers.get("accept"), METADATA_OFFERS)
+    body = await run_in_threadpool(
+        services.retrieve.metadata_json, scope, _dicomweb_url(request, scope.store)
+    )
+    if offer.media_type == "application/dicom+json":
+        return Response(body, media_type="application/dicom+json")
+    documents = json.loads(body)
+    parts = (({"Content-Type": "application/dicom+xml"}, to_dicom_xml(doc)) for doc in documents)
+    return _multipart(parts, MediaType("multipart/related", {"type": "application/dicom+xml"}))
+
+
+async def retrieve_frames(request: Request) -> Response:
+    """Frames of an instance (PS3.18 §10.4.1.1.3): one or a list such as ``1,3,5``."""
+    services = _services(request)
+    scope = _scope(request)
+    numbers = parse_frame_numbers(request.path_params["frames"])
+    offer = negotiate(request.headers.get("accept"), _FRAME_OFFERS)
+    frames = await run_in_threadpool(
+        services.retrieve.frames, scope, numbers, offer.transfer_syntax or "*"
+    )
+    if offer.media_type == _OCTETS:
+        if len(frames) != 1:
+            raise InvalidArgument(
+                "A single-part application/octet-stream answer holds one frame; ask for "
+                'multipart/related; type="application/octet-stream" to get several.'
+            )
+        return Response(
+            frames[0].data, media_type=offer.content_type(frames[0].transfer_syntax_uid)
+        )
+    parts = (
+        ({"Content-Type": f"{_OCTETS}; transfer-syntax={frame.transfer_syntax_uid}"}, frame.data)
+        for frame in frames
+    )
+    return _multipart(parts, MediaType("multipart/related", {"type": _OCTETS}))
+
+
+async def retrieve_bulk_data(request: Request) -> Response:
+    """A bulk data element by the path of its BulkDataURI (spec §4.5)."""
+    services = _services(request)
+    scope = _scope(request)
+    offer: Offer = negotiate(request.headers.get("accept"), BULKDATA_OFFERS)
+    data = await run_in_threadpool(services.retrieve.bulk_data, scope, request.path_params["path"])
+    if offer.media_type == _OCTETS:
+        return Response(data, media_type=_OCTETS)
+    part = ({"Content-Type": _OCTETS}, data)
+    return _multipart(iter([part]), MediaType("multipart/related", {"type": _OCTETS}))
+
+
+# --- delete, metrics, storage info -----------------------------------------------------------
+
+
+def _path_scope(call: Call) -> tuple[DicomStoreName, dict[str, str]]:
+    path = call.path
+    name = DicomStoreName.of(path["project"], path["location"], path["dataset"], path["store"])
+    return name, dict(path)
+
+
+def delete_study(services: Services, call: Call) -> Any:
+    name, path = _path_scope(call)
+    return services.dicomweb_delete.delete_study(name, path["study"])
+
+
+def delete_series(services: Services, call: Call) -> Any:
+    name, path = _path_scope(call)
+    return services.dicomweb_delete.delete_series(name, path["study"], path["series"])
+
+
+def delete_instance(services: Services, call: Call) -> Any:
+    name, path = _path_scope(call)
+    return services.dicomweb_delete.delete_instance(
+        name, path["study"], path["series"], path["instance"]
+    )
+
+
+def store_metrics(services: Services, call: Call) -> Any:
+    name, _ = _path_scope(call)
+    return services.metrics.store_metrics(name)
+
+
+def study_metrics(services: Services, call: Call) -> Any:
+    name, path = _path_scope(call)
+    return services.metrics.study_metrics(name, path["study"])
+
+
+def series_metrics(services: Services, call: Call) -> Any:
+    name, path = _path_scope(call)
+    return services.metrics.series_metrics(name, path["study"], path["series"])
+
+
+def storage_info(services: Services, call: Call) -> Any:
+    name, path = _path_scope(call)
+    return services.metrics.storage_info(name, path["study"], path["series"], path["instance"])
+
+
+routes = [
+    Route(DICOMWEB + "/studies", store_instances, methods=["POST"]),
+    Route(STUDY, store_instances, methods=["POST"]),
+    Route(STUDY, retrieve_instances, methods=["GET"]),
+    Route(SERIES, retrieve_instances, methods=["GET"]),
+    Route(INSTANCE, retrieve_instances, methods=["GET"]),
+    Route(STUDY + "/metadata", retrieve_metadata, methods=["GET"]),
+    Route(SERIES + "/metadata", retrieve_metadata, methods=["GET"]),
+    Route(INSTANCE + "/metadata", retrieve_metadata, methods=["GET"]),
+    Route(INSTANCE + "/frames/{frames}", retrieve_frames, methods=["GET"]),
+    Route(INSTANCE + "/bulkdata/{path:path}", retrieve_bulk_data, methods=["GET"]),
+    Route(STUDY, endpoint(delete_study), methods=["DELETE"]),
+    Route(SERIES, endpoint(delete_series), methods=["DELETE"]),
+    Route(INSTANCE, endpoint(delete_instance), methods=["DELETE"]),
+    Route(STORE_PATH + ":getDICOMStoreMetrics", endpoint(store_metrics), methods=["GET"]),
+    Route(STUDY + ":getStudyMetrics", endpoint(study_metrics), methods=["GET"]),
+    Route(SERIES + ":getSeriesMetrics", endpoint(series_metrics), methods=["GET"]),
+    Route(INSTANCE + ":getStorageInfo", endpoint(storage_info), methods=["GET"]),
+]

@@ -1,0 +1,356 @@
+"""QIDO-RS searches over the index: one SQL statement per search, answered as DICOM JSON.
+
+A :class:`~dicomstore.dicom.qido.QidoQuery` becomes one ``SELECT`` (:func:`compile_search`) on
+the search columns of ``studies``, ``series`` and ``instances``, joined upwards from the searched
+level; each matcher compiles to a condition through one small function per PS3.4 C.2.2.2
+matching type, the SQL form of :func:`dicomstore.dicom.qido.matches`. The same statement runs on
+SQLite and PostgreSQL:
+
+- wildcard matching is ``GLOB`` on SQLite (its ``LIKE`` ignores ASCII case) and ``LIKE`` on
+  PostgreSQL, both case-sensitive; person names are stored and queried case-folded;
+- range bounds compare by code point (PostgreSQL's collation could otherwise differ);
+- Modalities in Study matches through ``EXISTS`` on the study's series and is answered by an
+  aggregate of their modalities.
+
+Rows come in primary-key order of the searched level (the order they were first indexed), so
+``offset`` paging is stable while nothing is added or removed.
+
+Answers (PS3.18 §10.6.3.3, spec §3.4) are built from the study row's ``attributes``, the series
+row's ``attributes`` and the instance's stored ``metadata`` — only the requested attributes of
+the latter are read, unless ``includefield=all`` — plus the computed Instance Availability,
+Modalities in Study and related counts. Every attribute
+:func:`~dicomstore.dicom.qido.returned_attributes` lists is present, ``{"vr": VR}`` when empty.
+BulkDataURIs in ``includefield=all`` answers are as stored; making them absolute is the
+caller's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import sqlalchemy as sa
+
+from dicomstore.dicom.attributes import (
+    COMPUTED_ATTRIBUTES,
+    INSTANCE_AVAILABILITY,
+    MODALITIES_IN_STUDY,
+    NUMBER_OF_SERIES_RELATED_INSTANCES,
+    NUMBER_OF_STUDY_RELATED_INSTANCES,
+    NUMBER_OF_STUDY_RELATED_SERIES,
+    SERIES_INSTANCE_UID,
+    SOP_INSTANCE_UID,
+    STUDY_INSTANCE_UID,
+    Level,
+    empty_element,
+    instance_availability,
+)
+from dicomstore.dicom.qido import (
+    AnyOf,
+    DateRange,
+    EmptyValue,
+    FuzzyPersonName,
+    Match,
+    Matcher,
+    QidoQuery,
+    ReturnedAttributes,
+    SingleValue,
+    TimeRange,
+    UidList,
+    Universal,
+    Wildcard,
+    returned_attributes,
+)
+from dicomstore.index.engine import by_codepoint
+from dicomstore.index.schema import instances, series, studies
+
+__all__ = ["compile_search", "search"]
+
+Condition = sa.ColumnElement[bool]
+
+_TABLES = {Level.STUDY: studies, Level.SERIES: series, Level.INSTANCE: instances}
+# Modality values (CS) cannot hold a backslash: a safe separator for their aggregate.
+_SEPARATOR = "\\"
+
+
+# --- One function per matching type (PS3.4 C.2.2.2) ----------------------------------------
+
+
+def _universal(column: sa.ColumnElement[Any], matcher: Universal, dialect: sa.Dialect) -> Condition:
+    return sa.true()
+
+
+def _single_value(
+    column: sa.ColumnElement[Any], matcher: SingleValue, dialect: sa.Dialect
+) -> Condition:
+    return column == matcher.value
+
+
+def _uid_list(column: sa.ColumnElement[Any], matcher: UidList, dialect: sa.Dialect) -> Condition:
+    return column.in_(matcher.uids)
+
+
+def _range(
+    column: sa.ColumnElement[Any], matcher: DateRange | TimeRange, dialect: sa.Dialect
+) -> Condition:
+    # Normalised values are fixed-width digit strings: code point order is time order.
+    ordered = by_codepoint(column, dialect)
+    conditions: list[Condition] = [column.is_not(None)]
+    if matcher.start is not None:
+        conditions.append(ordered >= matcher.start)
+    if matcher.end is not None:
+        conditions.append(ordered <= matcher.end)
+    return sa.and_(*conditions)
+
+
+def _like_escaped(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+def _wildcard(column: sa.ColumnElement[Any], matcher: Wildcard, dialect: sa.Dialect) -> Condition:
+    if dialect.name == "sqlite":
+        # GLOB is case-sensitive; only "[" needs quoting ("*" and "?" mean what DICOM's do).
+        return column.op("GLOB", is_comparison=True)(matcher.pattern.replace("[", "[[]"))
+    pattern = _like_escaped(matcher.pattern).replace("*", "%").replace("?", "_")
+    return column.like(pattern, escape="\\")
+
+
+def _fuzzy_person_name(
+    column: sa.ColumnElement[Any], matcher: FuzzyPersonName, dialect: sa.Dialect
+) -> Condition:
+    # The column holds " word word ": " token" found in it means a word starts with the token.
+    return sa.or_(
+        *(column.like(f"% {_like_escaped(token)}%", escape="\\") for token in matcher.tokens)
+    )
+
+
+def _empty_value(
+    column: sa.ColumnElement[Any], matcher: EmptyValue, dialect: sa.Dialect
+) -> Condition:
+    return column.is_(None)
+
+
+def _condition(
+    matcher: Matcher,
+    column: sa.ColumnElement[Any],
+    fuzzy_column: sa.ColumnElement[Any] | None,
+    dialect: sa.Dialect,
+) -> Condition:
+    match matcher:
+        case Universal():
+            return _universal(column, matcher, dialect)
+        case SingleValue():
+            return _single_value(column, matcher, dialect)
+        case UidList():
+            return _uid_list(column, matcher, dialect)
+        case DateRange() | TimeRange():
+            return _range(column, matcher, dialect)
+        case Wildcard():
+            return _wildcard(column, matcher, dialect)
+        case FuzzyPersonName():
+            assert fuzzy_column is not None, "fuzzy matching is parsed for PN keys only"
+            return _fuzzy_person_name(fuzzy_column, matcher, dialect)
+        case EmptyValue():
+            return _empty_value(column, matcher, dialect)
+        case AnyOf(matchers):
+            return sa.or_(*(_condition(each, column, fuzzy_column, dialect) for each in matchers))
+    raise TypeError(f"not a matcher: {matcher!r}")  # pragma: no cover
+
+
+def _predicate(match: Match, dialect: sa.Dialect) -> Condition:
+    key = match.key
+    if isinstance(match.matcher, Universal):
+        return sa.true()
+    if key.table is not key.level:  # Modalities in Study: any series of the study
+        related = series.alias("related_series")
+        return sa.exists().where(
+            related.c.study_pk == studies.c.pk,
+            _condition(match.matcher, related.c[key.column], None, dialect),
+        )
+    table = _TABLES[key.table]
+    fuzzy = table.c[key.fuzzy_column] if key.fuzzy_column else None
+    return _condition(match.matcher, table.c[key.column], fuzzy, dialect)
+
+
+# --- The statement --------------------------------------------------------------------------
+
+
+def _needs_row_attributes(tags: frozenset[str], uid: str) -> bool:
+    return any(tag != uid and tag not in COMPUTED_ATTRIBUTES for tag in tags)
+
+
+def _modalities() -> sa.ColumnElement[Any]:
+    related = series.alias("study_modalities")
+    return (
+        sa.select(sa.func.aggregate_strings(related.c.modality, _SEPARATOR))
+        .where(related.c.study_pk == studies.c.pk)
+        .scalar_subquery()
+    )
+
+
+def _instance_key(tag: str) -> str:
+    return f"instance_{tag}"
+
+
+def _selected(query: QidoQuery, returned: ReturnedAttributes) -> list[sa.ColumnElement[Any]]:
+    """The columns the answers are made of, labelled for :func:`_answer`."""
+    columns: list[sa.ColumnElement[Any]] = [studies.c.study_instance_uid]
+    if _needs_row_attributes(returned.study, STUDY_INSTANCE_UID):
+        columns.append(studies.c.attributes.label("study_attributes"))
+    if MODALITIES_IN_STUDY in returned.study:
+        columns.append(_modalities().label("modalities"))
+    if returned.study & {NUMBER_OF_STUDY_RELATED_SERIES, NUMBER_OF_STUDY_RELATED_INSTANCES}:
+        columns.append(studies.c.series_count.label("study_series_count"))
+        columns.append(studies.c.instance_count.label("study_instance_count"))
+    if query.level is Level.STUDY:
+        return columns
+    columns.append(series.c.series_instance_uid)
+    if _needs_row_attributes(returned.series, SERIES_INSTANCE_UID):
+        columns.append(series.c.attributes.label("series_attributes"))
+    if NUMBER_OF_SERIES_RELATED_INSTANCES in returned.series:
+        columns.append(series.c.instance_count.label("series_instance_count"))
+    if query.level is Level.SERIES:
+        return columns
+    columns.append(instances.c.sop_instance_uid)
+    columns.append(instances.c.storage_class)
+    if returned.all_instance_metadata:
+        columns.append(instances.c.metadata.label("instance_metadata"))
+    else:
+        # Only the requested elements leave the database, not whole (CT-sized) headers.
+        for tag in sorted(returned.instance - set(COMPUTED_ATTRIBUTES)):
+            columns.append(instances.c.metadata[tag].label(_instance_key(tag)))
+    return columns
+
+
+def compile_search(
+    query: QidoQuery, store_pk: int, dialect: sa.Dialect, returned: ReturnedAttributes | None = None
+) -> sa.Select[Any]:
+    """The one statement that answers ``query`` in the store ``store_pk``.
+
+    Parameters
+    ----------
+    query
+        The parsed search.
+    store_pk
+        The ``dicom_stores`` row searched.
+    dialect
+        The engine's dialect (``tx.dialect``): wildcards and ordering differ by engine.
+    returned
+        :func:`~dicomstore.dicom.qido.returned_attributes` of ``query``, if already known.
+    """
+    returned = returned or returned_attributes(query)
+    if query.level is Level.STUDY:
+        source: sa.FromClause = studies
+    elif query.level is Level.SERIES:
+        source = series.join(studies, series.c.study_pk == studies.c.pk)
+    else:
+        source = instances.join(series, instances.c.series_pk == series.c.pk).join(
+            studies, series.c.study_pk == studies.c.pk
+        )
+    searched = _TABLES[query.level]
+    conditions: list[Condition] = [searched.c.dicom_store_pk == store_pk]
+    if query.study_uid is not None:
+        conditions.append(studies.c.study_instance_uid == query.study_uid)
+    if query.series_uid is not None:
+        conditions.append(series.c.series_instance_uid == query.series_uid)
+    conditions.extend(_predicate(match, dialect) for match in query.matches)
+    return (
+        sa.select(*_selected(query, returned))
+        .select_from(source)
+        .where(*conditions)
+        .order_by(searched.c.pk)
+        .limit(query.limit)
+        .offset(query.offset)
+    )
+
+
+# --- Answers --------------------------------------------------------------------------------
+
+
+def _value(vr: str, *values: Any) -> dict[str, Any]:
+    return {"vr": vr, "Value": list(values)} if values else {"vr": vr}
+
+
+def _fill(
+    answer: dict[str, Any],
+    tags: frozenset[str],
+    source: Mapping[str, Any],
+    computed: Mapping[str, Callable[[], dict[str, Any]]],
+) -> None:
+    """Put each of ``tags`` in ``answer``: computed, else from ``source``, else empty."""
+    for tag in tags:
+        if tag in computed:
+            answer[tag] = computed[tag]()
+            continue
+        element = source.get(tag)
+        if element is None:
+            element = empty_element(tag)
+        if element is not None:
+            answer[tag] = element
+
+
+def _study_part(row: sa.Row[Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
+    mapping = row._mapping
+    source = dict(mapping.get("study_attributes") or {})
+    source.setdefault(STUDY_INSTANCE_UID, _value("UI", row.study_instance_uid))
+
+    def modalities() -> dict[str, Any]:
+        aggregated = mapping["modalities"]
+        return _value("CS", *sorted(set(aggregated.split(_SEPARATOR)) if aggregated else ()))
+
+    computed = {
+        INSTANCE_AVAILABILITY: lambda: _value("CS", "ONLINE"),
+        MODALITIES_IN_STUDY: modalities,
+        NUMBER_OF_STUDY_RELATED_SERIES: lambda: _value("IS", mapping["study_series_count"]),
+        NUMBER_OF_STUDY_RELATED_INSTANCES: lambda: _value("IS", mapping["study_instance_count"]),
+    }
+    _fill(answer, returned.study, source, computed)
+
+
+def _series_part(row: sa.Row[Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
+    mapping = row._mapping
+    source = dict(mapping.get("series_attributes") or {})
+    source.setdefault(SERIES_INSTANCE_UID, _value("UI", row.series_instance_uid))
+    computed = {
+        NUMBER_OF_SERIES_RELATED_INSTANCES: lambda: _value("IS", mapping["series_instance_count"]),
+    }
+    _fill(answer, returned.series, source, computed)
+
+
+def _instance_part(row: sa.Row[Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
+    mapping = row._mapping
+    if returned.all_instance_metadata:
+        source = dict(mapping["instance_metadata"])
+        answer.update(source)  # the instance's own values win over its study's and series'
+    else:
+        source = {
+            tag: mapping[_instance_key(tag)]
+            for tag in returned.instance
+            if _instance_key(tag) in mapping and mapping[_instance_key(tag)] is not None
+        }
+    source.setdefault(SOP_INSTANCE_UID, _value("UI", row.sop_instance_uid))
+    computed = {
+        INSTANCE_AVAILABILITY: lambda: _value("CS", instance_availability(row.storage_class)),
+    }
+    _fill(answer, returned.instance, source, computed)
+
+
+def _answer(row: sa.Row[Any], query: QidoQuery, returned: ReturnedAttributes) -> dict[str, Any]:
+    answer: dict[str, Any] = {}
+    _study_part(row, returned, answer)
+    if query.level is not Level.STUDY:
+        _series_part(row, returned, answer)
+    if query.level is Level.INSTANCE:
+        _instance_part(row, returned, answer)
+    return dict(sorted(answer.items()))
+
+
+def search(tx: sa.Connection, store_pk: int, query: QidoQuery) -> list[dict[str, Any]]:
+    """The answers to ``query`` in the store ``store_pk``: one DICOM JSON object per match
+    (PS3.18 F.2), in a stable order, ``query.limit`` at most after ``query.offset``.
+
+    An empty list means no match (HTTP 204, spec §3.4).
+    """
+    returned = returned_attributes(query)
+    statement = compile_search(query, store_pk, tx.dialect, returned)
+    return [_answer(row, query, returned) for row in tx.execute(statement)]

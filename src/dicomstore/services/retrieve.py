@@ -1,0 +1,172 @@
+"""WADO-RS: instances, metadata, frames and bulk data (``dicomweb-conformance.md`` §4).
+
+Everything is served from what ingest kept: the blob for instance bytes, the stored DICOM JSON for
+metadata (no file is re-read), frame and bulk data byte ranges for range reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+from dicomstore.blobs import BlobStore
+from dicomstore.dicom import to_little_endian
+from dicomstore.dicom.transcode import can_transcode, transcode
+from dicomstore.errors import InvalidArgument, NotAcceptable, NotFound
+from dicomstore.index import Index
+from dicomstore.index import dicom_stores as store_rows
+from dicomstore.index import instances as instance_rows
+from dicomstore.index.instances import InstanceLocation
+from dicomstore.names import DicomStoreName
+
+__all__ = ["BULK_DATA_URI_PREFIX", "Frame", "RetrieveService", "Scope"]
+
+_CHUNK = 256 * 1024
+# BulkDataURIs are stored relative to the store's dicomWeb root and made absolute on the way out.
+BULK_DATA_URI_PREFIX = '"BulkDataURI": "studies/'
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """A study, a series in it, or one instance."""
+
+    store: DicomStoreName
+    study: str
+    series: str | None = None
+    instance: str | None = None
+
+    def describe(self) -> str:
+        if self.instance is not None:
+            return f"Instance {self.instance} of series {self.series} in study {self.study}"
+        if self.series is not None:
+            return f"Series {self.series} in study {self.study}"
+        return f"Study {self.study}"
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One frame's stored bytes and the syntax they are in."""
+
+    number: int
+    data: bytes
+    transfer_syntax_uid: str
+
+
+def parse_frame_numbers(text: str) -> list[int]:
+    """``1,3,5`` → ``[1, 3, 5]``; frame numbers are 1-based (PS3.18 §10.4.1.1.4)."""
+    numbers: list[int] = []
+    for item in text.split(","):
+        item = item.strip()
+        if not item.isascii() or not item.isdigit() or int(item) < 1:
+            raise InvalidArgument(f"Invalid frame number {item!r}: frames are numbered from 1.")
+        numbers.append(int(item))
+    return numbers
+
+
+class RetrieveService:
+    def __init__(self, index: Index, blobs: BlobStore) -> None:
+        self.index = index
+        self.blobs = blobs
+
+    def locate(self, scope: Scope) -> list[InstanceLocation]:
+        with self.index.transaction() as tx:
+            store = store_rows.get_by_name(tx, scope.store)
+            found = instance_rows.locate(
+                tx, store.pk, scope.study, scope.series, scope.instance
+            )
+        if not found:
+            raise NotFound(f"{scope.describe()} not found.")
+        return found
+
+    def check_producible(self, instances: list[InstanceLocation], transfer_syntax: str) -> None:
+        """NotAcceptable unless every instance can be sent in ``transfer_syntax``."""
+        for instance in instances:
+            if not can_transcode(instance.transfer_syntax_uid, transfer_syntax):
+                raise NotAcceptable(
+                    f"Instance {instance.sop_instance_uid} is stored in transfer syntax "
+                    f"{instance.transfer_syntax_uid} and cannot be converted to "
+                    f"{transfer_syntax}; ask for transfer-syntax=* to get it as stored."
+                )
+
+    def instance_chunks(
+        self, instance: InstanceLocation, transfer_syntax: str
+    ) -> tuple[str, Iterator[bytes]]:
+        """The instance in ``transfer_syntax`` (``*``: as stored), and the syntax actually sent."""
+        stored = instance.transfer_syntax_uid
+        if transfer_syntax in ("*", stored):
+            return stored, self._blob_chunks(instance.blob_key)
+        with self.blobs.open(instance.blob_key) as stream:
+            return transfer_syntax, iter([transcode(stream, transfer_syntax)])
+
+    def _blob_chunks(self, key: str) -> Iterator[bytes]:
+        with self.blobs.open(key) as stream:
+            while chunk := stream.read(_CHUNK):
+                yield chunk
+
+    def metadata_json(self, scope: Scope, dicomweb_url: str) -> bytes:
+        """The DICOM JSON array of every instance in scope, BulkDataURIs made absolute."""
+        with self.index.transaction() as tx:
+            store = store_rows.get_by_name(tx, scope.store)
+            documents = instance_rows.metadata_of(
+                tx, store.pk, scope.study, scope.series, scope.instance
+            )
+        if not documents:
+            raise NotFound(f"{scope.describe()} not found.")
+        text = json.dumps(documents, ensure_ascii=False)
+        return text.replace(
+            BULK_DATA_URI_PREFIX, f'"BulkDataURI": "{dicomweb_url}/studies/'
+        ).encode()
+
+    def frames(self, scope: Scope, numbers: list[int], transfer_syntax: str) -> list[Frame]:
+        """Each requested frame of one instance, as stored (``*``) or in ``transfer_syntax``."""
+        (instance,) = self.locate(scope)
+        stored = instance.transfer_syntax_uid
+        if transfer_syntax not in ("*", stored) and not (
+            transfer_syntax == ExplicitVRLittleEndian and stored == ImplicitVRLittleEndian
+        ):
+            # Native little-endian frames are the same bytes whatever the VR encoding; anything
+            # else needs decoding, which is not available here.
+            raise NotAcceptable(
+                f"The frames of {scope.describe()} are stored in transfer syntax {stored} and "
+                f"cannot be converted to {transfer_syntax}; ask for transfer-syntax=* to get "
+                "them as stored."
+            )
+        count = instance.number_of_frames or 0
+        if count == 0:
+            raise InvalidArgument(f"{scope.describe()} has no pixel data, so it has no frames.")
+        out_of_range = [number for number in numbers if number > count]
+        if out_of_range:
+            raise InvalidArgument(
+                f"Frame {out_of_range[0]} is out of range: {scope.describe()} has {count} "
+                f"frame{'s' if count != 1 else ''}."
+            )
+        if instance.frame_ranges is None:
+            raise InvalidArgument(
+                f"The frames of {scope.describe()} cannot be retrieved one by one (its transfer "
+                f"syntax {instance.transfer_syntax_uid} or pixel layout does not allow it); "
+                "retrieve the whole instance instead."
+            )
+        frames = []
+        for number in numbers:
+            ranges = instance.frame_ranges[number - 1]
+            data = b"".join(
+                self.blobs.read_range(instance.blob_key, offset, length)
+                for offset, length in ranges
+            )
+            sent = stored if transfer_syntax == "*" else transfer_syntax
+            frames.append(Frame(number, data, sent))
+        return frames
+
+    def bulk_data(self, scope: Scope, path: str) -> bytes:
+        """The value of the bulk data element at ``path``, little endian (spec §4.5)."""
+        (instance,) = self.locate(scope)
+        location: list[Any] | None = (instance.bulk_data or {}).get(path)
+        if location is None:
+            raise NotFound(f"No bulk data at {path} in {scope.describe()}.")
+        offset, length, vr, little_endian, _encapsulated = location
+        data = self.blobs.read_range(instance.blob_key, offset, length)
+        return data if little_endian else to_little_endian(data, vr)

@@ -1,0 +1,231 @@
+"""STOW-RS: storing instances (``dicomweb-conformance.md`` §2).
+
+For each staged Part 10 upload: read the header without its large values, check it, turn it into
+DICOM JSON once, then — bytes first — move the file under a new immutable blob key and index it
+in one transaction. A crash between the two leaves an orphan blob for the sweep, never an index
+row without bytes. A duplicate (same UIDs, same SHA-256) changes nothing and counts as stored;
+different content under a stored SOP Instance UID fails with the stored copy kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from dicomstore.blobs import BlobStore
+from dicomstore.clock import utcnow
+from dicomstore.dicom import bulk_data_locations, read_instance, to_dicom_json
+from dicomstore.dicom.attributes import (
+    series_attributes,
+    series_columns,
+    study_attributes,
+    study_columns,
+)
+from dicomstore.dicom.part10 import InstanceHeader
+from dicomstore.dicom.stow_response import FailedInstance, StoredInstance
+from dicomstore.errors import InvalidArgument
+from dicomstore.index import Index
+from dicomstore.index import dicom_stores as store_rows
+from dicomstore.index import instances as instance_rows
+from dicomstore.index.instances import IngestOutcome, NewInstance
+from dicomstore.names import DicomStoreName
+from dicomstore.services.staging import Spool, StagedFile
+
+__all__ = ["STORAGE_CLASSES", "StowService", "StowTarget"]
+
+log = logging.getLogger(__name__)
+
+STORAGE_CLASSES = frozenset({"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"})
+
+
+@dataclass(frozen=True, slots=True)
+class StowTarget:
+    """A store resolved once per request, with where its instances are found over DICOMweb.
+
+    ``dicomweb_url`` is the absolute URL of the store's ``dicomWeb`` root as the client reached
+    it; RetrieveURLs are built under it.
+    """
+
+    store_pk: int
+    blob_prefix: str
+    dicomweb_url: str
+    study_instance_uid: str | None
+    storage_class: str
+
+    def study_url(self, study: str) -> str:
+        return f"{self.dicomweb_url}/studies/{study}"
+
+    def instance_url(self, header: InstanceHeader) -> str:
+        return (
+            f"{self.study_url(header.study_instance_uid)}/series/{header.series_instance_uid}"
+            f"/instances/{header.sop_instance_uid}"
+        )
+
+
+def instance_path(header: InstanceHeader) -> str:
+    """The instance's path under ``dicomWeb``; BulkDataURIs are stored relative to it."""
+    return (
+        f"studies/{header.study_instance_uid}/series/{header.series_instance_uid}"
+        f"/instances/{header.sop_instance_uid}"
+    )
+
+
+def _first_int(instance_json: dict[str, Any], tag: str) -> int | None:
+    value = instance_json.get(tag, {}).get("Value")
+    if not value:
+        return None
+    try:
+        return int(value[0])
+    except (TypeError, ValueError):
+        return None
+
+
+StoreOutcome = StoredInstance | FailedInstance
+
+
+class StowService:
+    def __init__(self, index: Index, blobs: BlobStore) -> None:
+        self.index = index
+        self.blobs = blobs
+
+    def target(
+        self,
+        name: DicomStoreName,
+        *,
+        dicomweb_url: str,
+        study_instance_uid: str | None,
+        storage_class: str | None,
+    ) -> StowTarget:
+        """Resolve the store before reading the body: an unknown store is NOT_FOUND at once."""
+        storage_class = (storage_class or "STANDARD").strip().upper()
+        if storage_class not in STORAGE_CLASSES:
+            raise InvalidArgument(
+                f"Invalid Storage-Class {storage_class!r}; use one of "
+                + ", ".join(sorted(STORAGE_CLASSES))
+                + "."
+            )
+        with self.index.transaction() as tx:
+            store = store_rows.get_by_name(tx, name)
+        return StowTarget(store.pk, store.blob_prefix, dicomweb_url, study_instance_uid,
+                          storage_class)  # fmt: skip
+
+    def spool(self) -> Spool:
+        """A new spool for one uploaded instance, in the blob store's staging folder."""
+        return Spool(self.blobs.staging_dir())
+
+    def store(self, target: StowTarget, staged: StagedFile) -> StoreOutcome:
+        """Store one staged Part 10 file; the staged file is consumed either way."""
+        try:
+            return self._store(target, staged)
+        finally:
+            staged.discard()
+
+    def _store(self, target: StowTarget, staged: StagedFile) -> StoreOutcome:
+        try:
+            header = read_instance(staged.path)
+        except InvalidArgument as error:
+            return FailedInstance(failure_detail=f"Invalid DICOM: {error.message}")
+        stored = StoredInstance(
+            sop_class_uid=header.sop_class_uid,
+            sop_instance_uid=header.sop_instance_uid,
+            retrieve_url=target.instance_url(header),
+            study_retrieve_url=target.study_url(header.study_instance_uid),
+        )
+        if target.study_instance_uid and header.study_instance_uid != target.study_instance_uid:
+            return self._failed(
+                header,
+                f"The instance's StudyInstanceUID {header.study_instance_uid} does not match "
+                f"the study in the request path ({target.study_instance_uid}).",
+            )
+        with self.index.transaction() as tx:
+            existing = instance_rows.find_existing(tx, target.store_pk, header.sop_instance_uid)
+        if existing is not None:
+            return self._judged(header, staged, existing, stored)
+        new = self._new_instance(target, header, staged)
+        self.blobs.put_file(new.blob_key, staged.path)
+        try:
+            with self.index.transaction() as tx:
+                outcome, existing = instance_rows.add_instance(tx, target.store_pk, new, utcnow())
+        except BaseException:
+            self.blobs.delete(new.blob_key)
+            raise
+        if outcome is not IngestOutcome.STORED:
+            self.blobs.delete(new.blob_key)  # lost a race with an identical or conflicting store
+            assert existing is not None
+            return self._judged(header, staged, existing, stored)
+        return stored
+
+    def _judged(
+        self,
+        header: InstanceHeader,
+        staged: StagedFile,
+        existing: instance_rows.StoredInstance,
+        stored: StoredInstance,
+    ) -> StoreOutcome:
+        same_uids = (
+            existing.study_instance_uid == header.study_instance_uid
+            and existing.series_instance_uid == header.series_instance_uid
+        )
+        if same_uids and existing.sha256 == staged.sha256:
+            return stored
+        return self._failed(
+            header,
+            "An instance already exists in this DICOM store with the same SOPInstanceUID, but "
+            + (
+                "the DICOM files differ (checksum mismatch)."
+                if same_uids
+                else f"in study {existing.study_instance_uid}, series "
+                f"{existing.series_instance_uid}."
+            ),
+        )
+
+    @staticmethod
+    def _failed(header: InstanceHeader, detail: str) -> FailedInstance:
+        return FailedInstance(
+            failure_detail=detail,
+            sop_class_uid=header.sop_class_uid,
+            sop_instance_uid=header.sop_instance_uid,
+        )
+
+    def _new_instance(
+        self, target: StowTarget, header: InstanceHeader, staged: StagedFile
+    ) -> NewInstance:
+        # Both read deferred values from the staged file: they run before it is moved.
+        relative = instance_path(header)
+        metadata = to_dicom_json(header.dataset, lambda path: f"{relative}/bulkdata/{path}")
+        locations = {
+            path: [location.offset, location.length, location.vr,
+                   location.is_little_endian, location.encapsulated]
+            for path, location in bulk_data_locations(header).items()
+        }  # fmt: skip
+        frames = (
+            [[list(byte_range) for byte_range in frame] for frame in header.frames]
+            if header.frames is not None
+            else None
+        )
+        return NewInstance(
+            study_instance_uid=header.study_instance_uid,
+            series_instance_uid=header.series_instance_uid,
+            sop_instance_uid=header.sop_instance_uid,
+            sop_class_uid=header.sop_class_uid,
+            transfer_syntax_uid=header.transfer_syntax_uid,
+            instance_number=_first_int(metadata, "00200013"),
+            number_of_frames=header.number_of_frames or None,
+            blob_key=(
+                f"{target.blob_prefix}/{staged.sha256[:2]}/{staged.sha256}-{uuid.uuid4().hex[:12]}"
+            ),
+            blob_size_bytes=staged.size,
+            sha256=staged.sha256,
+            storage_class=target.storage_class,
+            metadata=metadata,
+            structured_size_bytes=len(json.dumps(metadata, separators=(",", ":"))),
+            frame_ranges=frames,
+            bulk_data=locations,
+            study_columns=study_columns(metadata),
+            study_attributes=study_attributes(metadata),
+            series_columns=series_columns(metadata),
+            series_attributes=series_attributes(metadata),
+        )

@@ -411,3 +411,15 @@ def test_re_put_is_atomic_for_readers(store: BlobStore) -> None:
     assert not errors, errors
     assert counts["writes"] >= 3
     assert counts["reads"] >= 3
+
+
+def test_modified_is_when_the_blob_was_written(store: BlobStore) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    before = datetime.now(UTC) - timedelta(seconds=2)
+    store.put("when/written", [b"x"])
+    written = store.modified("when/written")
+    assert written.tzinfo is not None
+    assert before <= written <= datetime.now(UTC) + timedelta(seconds=2)
+    with pytest.raises(NotFound):
+        store.modified("when/never")

@@ -78,7 +78,9 @@ def _series(study: Study, n: int, *args: Any, **kwargs: Any) -> Series:
 
 
 def _instances(series: Series, count: int, sop_class: str, **kwargs: Any) -> list[Instance]:
-    return [Instance(f"{series.uid}.{i}", series, sop_class, i, **kwargs) for i in range(1, count + 1)]
+    return [
+        Instance(f"{series.uid}.{i}", series, sop_class, i, **kwargs) for i in range(1, count + 1)
+    ]
 
 
 JOHN_1 = _study(

@@ -21,7 +21,7 @@ import stat
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import BinaryIO
@@ -154,6 +154,18 @@ class FileSystemBlobStore:
         if not stat.S_ISREG(status.st_mode):
             raise NotFound(f"no blob under key {key!r}")
         return status.st_size
+
+    def modified(self, key: str) -> datetime:
+        """The file's modification time; see ``BlobStore.modified``."""
+        path = self._path(validate_key(key))
+        with self._annotate("inspecting", key):
+            try:
+                status = os.stat(path)
+            except _MISSING:
+                raise NotFound(f"no blob under key {key!r}") from None
+        if not stat.S_ISREG(status.st_mode):
+            raise NotFound(f"no blob under key {key!r}")
+        return datetime.fromtimestamp(status.st_mtime, UTC)
 
     def exists(self, key: str) -> bool:
         """Whether a regular file holds ``key``; see ``BlobStore.exists``."""

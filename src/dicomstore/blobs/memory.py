@@ -10,6 +10,7 @@ import threading
 import weakref
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -31,6 +32,7 @@ class MemoryBlobStore:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._blobs: dict[str, bytes] = {}
+        self._modified: dict[str, datetime] = {}
         # How many blobs lie under each parent key ("a" and "a/b" for "a/b/c").
         self._parents: Counter[str] = Counter()
         self._staging: Path | None = None
@@ -80,12 +82,19 @@ class MemoryBlobStore:
         with self._lock:
             return key in self._blobs
 
+    def modified(self, key: str) -> datetime:
+        """When the blob was stored; see ``BlobStore.modified``."""
+        self._get(key)
+        with self._lock:
+            return self._modified[key]
+
     def delete(self, key: str) -> None:
         """Remove the blob under ``key`` if there is one; see ``BlobStore.delete``."""
         validate_key(key)
         with self._lock:
             if self._blobs.pop(key, None) is None:
                 return
+            self._modified.pop(key, None)
             for parent in parents(key):
                 self._parents[parent] -= 1
                 if not self._parents[parent]:
@@ -117,6 +126,7 @@ class MemoryBlobStore:
             if key not in self._blobs:
                 self._parents.update(parents(key))
             self._blobs[key] = data
+            self._modified[key] = datetime.now(UTC)
         return len(data)
 
     def _get(self, key: str) -> bytes:

@@ -19,6 +19,7 @@ Every method takes a key checked by :func:`dicomstore.blobs.keys.validate_key`. 
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO, Protocol, runtime_checkable
 
@@ -120,6 +121,13 @@ class BlobStore(Protocol):
 
     def exists(self, key: str) -> bool:
         """Whether a blob is stored under ``key``."""
+        ...
+
+    def modified(self, key: str) -> datetime:
+        """When the blob under ``key`` was last written (aware UTC); NotFound if missing.
+
+        The orphan sweep leaves young blobs alone: their index rows may still be on the way.
+        """
         ...
 
     def delete(self, key: str) -> None:

@@ -7,7 +7,7 @@ and instance level keys of the Study Root information model).
 
 Attributes are named by their DICOM JSON key (PS3.18 F.2.1.1): eight upper-case hexadecimal
 digits, ``"0010"`` group then element, e.g. ``"00100010"`` for Patient's Name. A key inside a
-sequence item is a dotted path of such tags (``"0040A370.00400009"``), as PS3.18 §8.3.4.1 writes
+sequence item is a dotted path of such tags (``"00400275.00400009"``), as PS3.18 §8.3.4.1 writes
 attributes in query parameters.
 
 At ingest, :func:`study_columns` / :func:`series_columns` turn an instance's DICOM JSON into the

@@ -27,6 +27,7 @@ __all__ = [
     "Totals",
     "add_instance",
     "find_existing",
+    "known_blob_keys",
     "locate",
     "metadata_of",
     "remove",
@@ -86,8 +87,9 @@ def _insert_ignoring_conflicts(tx: sa.Connection, table: sa.Table, values: dict[
     Concurrent ingest into one study races to create its rows; the loser simply finds them.
     """
     insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    result = tx.execute(insert(table).values(**values).on_conflict_do_nothing())
-    return result.rowcount == 1
+    # RETURNING, not rowcount: psycopg 3 under SQLAlchemy 2.1 reports rowcount -1 here.
+    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.pk)
+    return tx.execute(statement).first() is not None
 
 
 def find_existing(tx: sa.Connection, store_pk: int, sop_instance_uid: str) -> StoredInstance | None:
@@ -410,3 +412,16 @@ def series_totals(tx: sa.Connection, store_pk: int, study: str, series_uid: str)
         .where(*_scope(store_pk, study, series_uid, None))
     ).first()
     return Totals(1, 1, *(int(value) for value in row)) if row is not None else None
+
+
+def known_blob_keys(tx: sa.Connection, keys: list[str]) -> set[str]:
+    """Which of ``keys`` an instance row references."""
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        batch = keys[start : start + 500]
+        found.update(
+            tx.execute(sa.select(instances.c.blob_key).where(instances.c.blob_key.in_(batch)))
+            .scalars()
+            .all()
+        )
+    return found

@@ -14,6 +14,7 @@ from dicomstore.services.metrics import MetricsService
 from dicomstore.services.operations import OperationService
 from dicomstore.services.retrieve import RetrieveService
 from dicomstore.services.stow import StowService
+from dicomstore.services.sweep import SweepService
 
 __all__ = ["Services"]
 
@@ -32,6 +33,7 @@ class Services:
     retrieve: RetrieveService
     dicomweb_delete: DicomWebDeleteService
     metrics: MetricsService
+    sweep: SweepService
 
     @classmethod
     def over(cls, index: Index, blobs: BlobStore) -> Services:
@@ -46,4 +48,5 @@ class Services:
             retrieve=RetrieveService(index, blobs),
             dicomweb_delete=DicomWebDeleteService(index, blobs),
             metrics=MetricsService(index),
+            sweep=SweepService(index, blobs),
         )

@@ -11,6 +11,7 @@ import socket
 import tempfile
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import alembic.util
@@ -27,6 +28,7 @@ __all__ = ["StartupError", "serve"]
 
 log = logging.getLogger("dicomstore")
 _STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_SWEEP_INTERVAL = timedelta(hours=1)
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
 
 
@@ -143,8 +145,17 @@ def serve(settings: Settings) -> None:
         sock.close()
         index.close()
         raise
+    services = Services.over(index, blobs)
+    stop_sweeping = threading.Event()
+    sweeper = threading.Thread(
+        target=services.sweep.run_periodically,
+        args=(stop_sweeping, _SWEEP_INTERVAL),
+        name="orphan-sweep",
+        daemon=True,
+    )
+    sweeper.start()
     try:
-        app = create_app(Services.over(index, blobs))
+        app = create_app(services)
         config = uvicorn.Config(
             app,
             log_level=settings.log_level.value,
@@ -162,5 +173,7 @@ def serve(settings: Settings) -> None:
         )
         _Server(config).run(sockets=[sock])
     finally:
+        stop_sweeping.set()
+        sweeper.join(timeout=10)
         sock.close()
         index.close()

@@ -7,6 +7,7 @@
 | data_dir       | ``DICOMSTORE_DATA_DIR``     | ``./dicomstore-data``                     |
 | database_url   | ``DICOMSTORE_DATABASE_URL`` | SQLite file ``index.sqlite3`` in data_dir |
 | blob_url       | ``DICOMSTORE_BLOB_URL``     | folder ``blobs`` in data_dir              |
+| qido_mode      | ``DICOMSTORE_QIDO_MODE``    | ``google`` (or ``standard``: PS3.18 QIDO) |
 | log_level      | ``DICOMSTORE_LOG_LEVEL``    | ``info``                                  |
 
 A command-line flag wins over its variable.
@@ -19,6 +20,8 @@ from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dicomstore.dicom.qido import QidoMode
 
 __all__ = ["LogLevel", "Settings"]
 
@@ -41,6 +44,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./dicomstore-data")
     database_url: str | None = None
     blob_url: str | None = None
+    qido_mode: QidoMode = QidoMode.GOOGLE
     log_level: LogLevel = LogLevel.INFO
 
     @field_validator("log_level", mode="before")

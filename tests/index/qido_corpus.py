@@ -115,7 +115,7 @@ JOHN_1_CT = _series(
 JOHN_1_SR = _series(JOHN_1, 2, "SR", 99, "Report")
 JOHN_2_MR_A = _series(JOHN_2, 1, "MR", 1, "T1", pps_date="20240220", pps_time="0830")
 JOHN_2_MR_B = _series(JOHN_2, 2, "MR", 2, "T2", request=("SPS2", "RP2"))
-SALLY_CT = _series(SALLY, 1, "CT", 3, "Portal venous", pps_date="20230105")
+SALLY_CT = _series(SALLY, 1, "CT", 3, "Portal venous [PV]", pps_date="20230105")
 ANNA_US = _series(ANNA, 1, "US", 7, "Thyroid")
 NOBODY_OT = _series(NOBODY, 1, None, None, None)
 JANE_CT = _series(JANE, 1, "CT", 1, "Head")

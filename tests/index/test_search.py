@@ -359,6 +359,10 @@ SERIES_MATCHING = [
     ),
     (STANDARD, [("Modality", '""'), ("emptyvaluematching", "true")], _series(C.NOBODY_OT)),
     (STANDARD, [("SeriesNumber", "7")], _series(C.ANNA_US)),
+    (STANDARD, [("SeriesDescription", "*[PV]")], _series(C.SALLY_CT)),
+    (STANDARD, [("SeriesDescription", "*[?V]")], _series(C.SALLY_CT)),
+    (STANDARD, [("SeriesDescription", "*[V]")], []),
+    (GOOGLE, [("Modality", "CT"), ("PatientName", "ZHANG^SALLY")], _series(C.SALLY_CT)),
     (
         STANDARD,
         [("SeriesNumber", "1\\3"), ("multiplevaluematching", "true")],

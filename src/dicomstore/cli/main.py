@@ -62,6 +62,21 @@ def serve(
             "\\[env: DICOMSTORE_DATABASE_URL; default: SQLite index.sqlite3 in the data folder]"
         ),
     ] = None,
+    blob_url: Annotated[
+        str | None,
+        typer.Option(
+            help="Instance bytes: a folder or file:///path. "
+            "\\[env: DICOMSTORE_BLOB_URL; default: the blobs folder in the data folder]"
+        ),
+    ] = None,
+    qido_mode: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<google|standard>",
+            help="QIDO-RS matching: Google's rules, or PS3.18's (wildcards, UID lists). "
+            "\\[env: DICOMSTORE_QIDO_MODE; default: google]",
+        ),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -76,6 +91,8 @@ def serve(
         "port": port,
         "data_dir": data_dir,
         "database_url": database_url,
+        "blob_url": blob_url,
+        "qido_mode": qido_mode,
         "log_level": log_level,
     }
     given = {key: value for key, value in flags.items() if value is not None}

@@ -7,8 +7,8 @@ and instance level keys of the Study Root information model).
 
 Attributes are named by their DICOM JSON key (PS3.18 F.2.1.1): eight upper-case hexadecimal
 digits, ``"0010"`` group then element, e.g. ``"00100010"`` for Patient's Name. A key inside a
-sequence item is a dotted path of such tags (``"00400275.00400009"``), as PS3.18 §8.3.4.1 writes
-attributes in query parameters.
+sequence item is a dotted path of such tags (``"00400275.00400009"``), as PS3.18 §8.3.4.1
+writes attributes in query parameters.
 
 At ingest, :func:`study_columns` / :func:`series_columns` turn an instance's DICOM JSON into the
 values of the index's search columns, normalised so that a plain SQL comparison implements the
@@ -111,6 +111,8 @@ def tag_for(name: str, *, dictionary_only: bool = True) -> str | None:
     Keywords are case-sensitive as in PS3.6. Hexadecimal tags are accepted in either case; with
     ``dictionary_only`` they must name a data dictionary attribute (not a private one).
     """
+    if not name:
+        return None
     if _HEX_TAG.fullmatch(name):
         if dictionary_only and not _in_dictionary(int(name, 16)):
             return None
@@ -158,25 +160,19 @@ def _tags(*keywords: str) -> tuple[str, ...]:
     return tuple(tags)
 
 
-(
-    STUDY_INSTANCE_UID,
-    SERIES_INSTANCE_UID,
-    SOP_INSTANCE_UID,
-    MODALITIES_IN_STUDY,
-    INSTANCE_AVAILABILITY,
-    NUMBER_OF_STUDY_RELATED_SERIES,
-    NUMBER_OF_STUDY_RELATED_INSTANCES,
-    NUMBER_OF_SERIES_RELATED_INSTANCES,
-) = _tags(
-    "StudyInstanceUID",
-    "SeriesInstanceUID",
-    "SOPInstanceUID",
-    "ModalitiesInStudy",
-    "InstanceAvailability",
-    "NumberOfStudyRelatedSeries",
-    "NumberOfStudyRelatedInstances",
-    "NumberOfSeriesRelatedInstances",
-)
+def _tag(keyword: str) -> str:
+    (tag,) = _tags(keyword)
+    return tag
+
+
+STUDY_INSTANCE_UID: Final = _tag("StudyInstanceUID")
+SERIES_INSTANCE_UID: Final = _tag("SeriesInstanceUID")
+SOP_INSTANCE_UID: Final = _tag("SOPInstanceUID")
+MODALITIES_IN_STUDY: Final = _tag("ModalitiesInStudy")
+INSTANCE_AVAILABILITY: Final = _tag("InstanceAvailability")
+NUMBER_OF_STUDY_RELATED_SERIES: Final = _tag("NumberOfStudyRelatedSeries")
+NUMBER_OF_STUDY_RELATED_INSTANCES: Final = _tag("NumberOfStudyRelatedInstances")
+NUMBER_OF_SERIES_RELATED_INSTANCES: Final = _tag("NumberOfSeriesRelatedInstances")
 
 COMPUTED_ATTRIBUTES: Final = {
     MODALITIES_IN_STUDY: Level.STUDY,

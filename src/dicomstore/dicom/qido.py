@@ -347,11 +347,11 @@ def _range(key: SearchKey, value: str) -> DateRange | TimeRange:
 def _text(key: SearchKey, value: str, *, standard: bool) -> Matcher:
     """Single value or (standard mode) wildcard matching of text and person names."""
     if standard and ("*" in value or "?" in value):
-        if value.strip("*") == "":
-            return Universal()  # C.2.2.2.4: "*" alone is universal matching
         pattern = value.strip()
-        if key.kind is MatchKind.PERSON_NAME:
-            pattern = pattern.casefold()
+        if key.kind is MatchKind.PERSON_NAME:  # matched on the alphabetic group, any case
+            pattern = pattern.split("=", 1)[0].strip().casefold()
+        if pattern.strip("*") == "":
+            return Universal()  # C.2.2.2.4: "*" alone is universal matching
         return Wildcard(pattern)
     normalised = (
         normalise_person_name(value) if key.kind is MatchKind.PERSON_NAME else normalise_text(value)

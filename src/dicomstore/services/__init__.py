@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from dicomstore.blobs import BlobStore
+from dicomstore.dicom.qido import QidoMode
 from dicomstore.index import Index
 from dicomstore.services.datasets import DatasetService
 from dicomstore.services.dicom_stores import DicomStoreService
@@ -13,6 +14,7 @@ from dicomstore.services.locations import LocationService
 from dicomstore.services.metrics import MetricsService
 from dicomstore.services.operations import OperationService
 from dicomstore.services.retrieve import RetrieveService
+from dicomstore.services.search import SearchService
 from dicomstore.services.stow import StowService
 from dicomstore.services.sweep import SweepService
 
@@ -31,12 +33,15 @@ class Services:
     operations: OperationService
     stow: StowService
     retrieve: RetrieveService
+    search: SearchService
     dicomweb_delete: DicomWebDeleteService
     metrics: MetricsService
     sweep: SweepService
 
     @classmethod
-    def over(cls, index: Index, blobs: BlobStore) -> Services:
+    def over(
+        cls, index: Index, blobs: BlobStore, *, qido_mode: QidoMode = QidoMode.GOOGLE
+    ) -> Services:
         return cls(
             index=index,
             blobs=blobs,
@@ -46,6 +51,7 @@ class Services:
             operations=OperationService(index),
             stow=StowService(index, blobs),
             retrieve=RetrieveService(index, blobs),
+            search=SearchService(index, qido_mode),
             dicomweb_delete=DicomWebDeleteService(index, blobs),
             metrics=MetricsService(index),
             sweep=SweepService(index, blobs),

@@ -23,11 +23,20 @@ from dicomstore.index import instances as instance_rows
 from dicomstore.index.instances import InstanceLocation
 from dicomstore.names import DicomStoreName
 
-__all__ = ["BULK_DATA_URI_PREFIX", "Frame", "RetrieveService", "Scope"]
+__all__ = ["Frame", "RetrieveService", "Scope", "absolute_bulk_data_uris", "parse_frame_numbers"]
 
 _CHUNK = 256 * 1024
 # BulkDataURIs are stored relative to the store's dicomWeb root and made absolute on the way out.
-BULK_DATA_URI_PREFIX = '"BulkDataURI": "studies/'
+_RELATIVE_BULK_DATA_URI = '"BulkDataURI": "studies/'
+
+
+def absolute_bulk_data_uris(json_text: str, dicomweb_url: str) -> str:
+    """Serialised DICOM JSON with its stored (relative) BulkDataURIs made absolute.
+
+    A text replacement on the serialised form: cheaper than walking every element, and exact,
+    since json.dumps writes each BulkDataURI key and its value in this one form.
+    """
+    return json_text.replace(_RELATIVE_BULK_DATA_URI, f'"BulkDataURI": "{dicomweb_url}/studies/')
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +126,7 @@ class RetrieveService:
         if not documents:
             raise NotFound(f"{scope.describe()} not found.")
         text = json.dumps(documents, ensure_ascii=False)
-        return text.replace(
-            BULK_DATA_URI_PREFIX, f'"BulkDataURI": "{dicomweb_url}/studies/'
-        ).encode()
+        return absolute_bulk_data_uris(text, dicomweb_url).encode()
 
     def frames(self, scope: Scope, numbers: list[int], transfer_syntax: str) -> list[Frame]:
         """Each requested frame of one instance, as stored (``*``) or in ``transfer_syntax``."""

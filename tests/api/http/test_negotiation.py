@@ -181,6 +181,21 @@ CASES = [
     case("bulkdata any", "*/*", BULKDATA_OFFERS, BULKDATA_OFFERS[0]),
     case("bulkdata single part", OCTET, BULKDATA_OFFERS, BULKDATA_OFFERS[1]),
     case("bulkdata star", f"{MP_OCTET}; transfer-syntax=*", BULKDATA_OFFERS, BULKDATA_OFFERS[0]),
+    # A range as the type parameter: dicomweb-client's default for bulk data.
+    case("bulkdata any type", 'multipart/related; type="*/*"', BULKDATA_OFFERS, BULKDATA_OFFERS[0]),
+    case("instance any type", 'multipart/related; type="*/*"', INSTANCE, dicom(EVRLE)),
+    case(
+        "frames image type",
+        'multipart/related; type="image/*"',
+        FRAMES,
+        frames("image/jpeg", JPEG_BASELINE),
+    ),
+    case(
+        "exact type beats a type range",
+        f'multipart/related; type="*/*", {MP_OCTET}; transfer-syntax=*',
+        FRAMES,
+        frames(OCTET, "*"),
+    ),
 ]
 
 

@@ -30,11 +30,13 @@ from dicomstore.api.http.multipart import (
 from dicomstore.api.http.negotiation import (
     BULKDATA_OFFERS,
     METADATA_OFFERS,
+    SEARCH_OFFERS,
     STORE_OFFERS,
     Offer,
     negotiate,
     transfer_syntax_offers,
 )
+from dicomstore.dicom.attributes import Level
 from dicomstore.dicom.stow_response import (
     FailedInstance,
     StoreOutcome,
@@ -249,6 +251,46 @@ async def retrieve_bulk_data(request: Request) -> Response:
     return _multipart(iter([part]), MediaType("multipart/related", {"type": _OCTETS}))
 
 
+# --- QIDO-RS --------------------------------------------------------------------------------
+
+
+def _searcher(level: Level) -> Any:
+    async def search(request: Request) -> Response:
+        """QIDO-RS (PS3.18 §10.6) at one level; the path may fix the study and series."""
+        services = _services(request)
+        name = _store_name(request)
+        offer = negotiate(request.headers.get("accept"), SEARCH_OFFERS)
+        result = await run_in_threadpool(
+            services.search.search,
+            name,
+            level,
+            request.query_params.multi_items(),
+            dicomweb_url=_dicomweb_url(request, name),
+            study_uid=request.path_params.get("study"),
+            series_uid=request.path_params.get("series"),
+        )
+        headers = {}
+        if result.unsupported_keys:
+            keys = ", ".join(result.unsupported_keys)
+            headers["Warning"] = f'299 dicomstore "The following keys are not supported: {keys}"'
+        if result.body is None:
+            return Response(status_code=204, headers=headers)
+        if offer.media_type == "application/dicom+json":
+            return Response(result.body, media_type="application/dicom+json", headers=headers)
+        parts = (
+            ({"Content-Type": "application/dicom+xml"}, to_dicom_xml(match))
+            for match in json.loads(result.body)
+        )
+        response = _multipart(
+            parts, MediaType("multipart/related", {"type": "application/dicom+xml"})
+        )
+        response.headers.update(headers)
+        return response
+
+    search.__name__ = f"search_for_{level.value}"
+    return search
+
+
 # --- delete, metrics, storage info -----------------------------------------------------------
 
 
@@ -296,6 +338,12 @@ def storage_info(services: Services, call: Call) -> Any:
 
 
 routes = [
+    Route(DICOMWEB + "/studies", _searcher(Level.STUDY), methods=["GET"]),
+    Route(DICOMWEB + "/series", _searcher(Level.SERIES), methods=["GET"]),
+    Route(DICOMWEB + "/instances", _searcher(Level.INSTANCE), methods=["GET"]),
+    Route(STUDY + "/series", _searcher(Level.SERIES), methods=["GET"]),
+    Route(STUDY + "/instances", _searcher(Level.INSTANCE), methods=["GET"]),
+    Route(SERIES + "/instances", _searcher(Level.INSTANCE), methods=["GET"]),
     Route(DICOMWEB + "/studies", store_instances, methods=["POST"]),
     Route(STUDY, store_instances, methods=["POST"]),
     Route(STUDY, retrieve_instances, methods=["GET"]),

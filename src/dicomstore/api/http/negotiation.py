@@ -10,7 +10,8 @@ fails). The rules (RFC 9110 §12.5.1, PS3.18 §8.7, shared/spec/dicomweb-conform
   ``q=0``: not acceptable). Parameters after ``q`` are accept-extensions and are ignored.
 - ``*/*`` matches every media type, ``type/*`` every subtype of ``type``.
 - Of the parameters only ``type`` (the root part's media type of ``multipart/related``, compared
-  case-insensitively) and ``transfer-syntax`` (a UID or ``*``, compared exactly) select; others
+  case-insensitively; itself a range when it is ``*/*`` or ``type/*``, as dicomweb-client sends
+  for bulk data) and ``transfer-syntax`` (a UID or ``*``, compared exactly) select; others
   such as ``charset`` are ignored. A range without ``type`` accepts any. A range without
   ``transfer-syntax`` accepts only the resource's default syntax for that media type (PS3.18
   §8.7.3.5: ``multipart/related; type="application/dicom"`` means Explicit VR Little Endian for
@@ -152,7 +153,8 @@ class MediaRange:
         main, _, sub = self.media_type.type.partition("/")
         level = 0 if main == "*" else 1 if sub == "*" else 2
         params = self.media_type.params
-        return level, ("type" in params) + ("transfer-syntax" in params)
+        exact_type = "type" in params and not params["type"].endswith("*")
+        return level, exact_type + ("transfer-syntax" in params)
 
     def matches(self, offer: Offer) -> bool:
         """Whether this range accepts ``offer`` (whatever its weight)."""
@@ -166,12 +168,25 @@ class MediaRange:
                 return False
         params = self.media_type.params
         part_type = params.get("type")
-        if part_type is not None and (offer.type is None or part_type.lower() != offer.type):
+        if part_type is not None and not _type_matches(part_type.lower(), offer.type):
             return False
         syntax = params.get("transfer-syntax")
         if syntax is None:
             return offer.transfer_syntax is None or offer.default_syntax
         return syntax == offer.transfer_syntax
+
+
+def _type_matches(part_type: str, offered: str | None) -> bool:
+    """The ``type`` parameter against an offer's part type; it may be a range too:
+    dicomweb-client asks for bulk data with ``multipart/related; type="*/*"``."""
+    if offered is None:
+        return False
+    main, _, sub = part_type.partition("/")
+    if main == "*":
+        return True
+    if sub == "*":
+        return offered.partition("/")[0] == main
+    return part_type == offered
 
 
 _ANY = MediaRange(MediaType("*/*"))

@@ -145,7 +145,7 @@ def serve(settings: Settings) -> None:
         sock.close()
         index.close()
         raise
-    services = Services.over(index, blobs)
+    services = Services.over(index, blobs, qido_mode=settings.qido_mode)
     stop_sweeping = threading.Event()
     sweeper = threading.Thread(
         target=services.sweep.run_periodically,

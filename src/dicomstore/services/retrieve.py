@@ -11,10 +11,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
+import pydicom
+from pydicom.dataset import Dataset
+from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
 
 from dicomstore.blobs import BlobStore
-from dicomstore.dicom import to_little_endian
+from dicomstore.dicom import bulk_data_value, to_little_endian
+from dicomstore.dicom.frames import native_frames
+from dicomstore.dicom.json import walk_bulk_data
 from dicomstore.dicom.transcode import can_transcode, transcode
 from dicomstore.errors import InvalidArgument, NotAcceptable, NotFound
 from dicomstore.index import Index
@@ -151,6 +155,11 @@ class RetrieveService:
                 f"Frame {out_of_range[0]} is out of range: {scope.describe()} has {count} "
                 f"frame{'s' if count != 1 else ''}."
             )
+        sent = stored if transfer_syntax == "*" else transfer_syntax
+        if instance.frame_ranges is None and UID(stored).is_deflated:
+            # A deflated file is a zlib stream: no byte range of it is a frame (rare: inflate).
+            inflated = _inflated_frames(self._inflated(instance), count, scope)
+            return [Frame(number, inflated[number - 1], sent) for number in numbers]
         if instance.frame_ranges is None:
             raise InvalidArgument(
                 f"The frames of {scope.describe()} cannot be retrieved one by one (its transfer "
@@ -164,7 +173,6 @@ class RetrieveService:
                 self.blobs.read_range(instance.blob_key, offset, length)
                 for offset, length in ranges
             )
-            sent = stored if transfer_syntax == "*" else transfer_syntax
             frames.append(Frame(number, data, sent))
         return frames
 
@@ -172,8 +180,46 @@ class RetrieveService:
         """The value of the bulk data element at ``path``, little endian (spec §4.5)."""
         (instance,) = self.locate(scope)
         location: list[Any] | None = (instance.bulk_data or {}).get(path)
+        if location is None and UID(instance.transfer_syntax_uid).is_deflated:
+            # Ingest keeps no byte ranges for a deflated file (a zlib stream): inflate it.
+            dataset = self._inflated(instance)
+            if path not in {element.path for element in walk_bulk_data(dataset)}:
+                raise NotFound(f"No bulk data at {path} in {scope.describe()}.")
+            return bulk_data_value(dataset, path)
         if location is None:
             raise NotFound(f"No bulk data at {path} in {scope.describe()}.")
         offset, length, vr, little_endian, _encapsulated = location
         data = self.blobs.read_range(instance.blob_key, offset, length)
         return data if little_endian else to_little_endian(data, vr)
+
+    def _inflated(self, instance: InstanceLocation) -> Dataset:
+        """The whole data set of a stored instance, read into memory."""
+        with self.blobs.open(instance.blob_key) as stream:
+            return pydicom.dcmread(stream)
+
+
+def _inflated_frames(dataset: Dataset, count: int, scope: Scope) -> list[bytes]:
+    """The frames of native pixel data held in memory (a deflated instance, read whole)."""
+    tag = next(tag for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009) if tag in dataset)
+    pixels = bytes(dataset[tag].value)
+    try:
+        layout = native_frames(
+            0,
+            len(pixels),
+            rows=int(dataset.Rows),
+            columns=int(dataset.Columns),
+            samples_per_pixel=int(dataset.SamplesPerPixel),
+            bits_allocated=int(dataset.BitsAllocated),
+            number_of_frames=count,
+            photometric_interpretation=str(dataset.get("PhotometricInterpretation", "")).strip(),
+        )
+    except (AttributeError, TypeError, ValueError):
+        layout = None
+    if layout is None or layout.frames is None:
+        raise InvalidArgument(
+            f"The frames of {scope.describe()} cannot be retrieved one by one"
+            + (f" ({layout.reason})" if layout is not None and layout.reason else "")
+            + "; retrieve the whole instance instead."
+        )
+    return [b"".join(pixels[offset : offset + length] for offset, length in frame)
+            for frame in layout.frames]  # fmt: skip

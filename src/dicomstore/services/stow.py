@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,6 +25,7 @@ from dicomstore.dicom.attributes import (
     study_attributes,
     study_columns,
 )
+from dicomstore.dicom.from_json import BulkDataPart, sop_uids, write_part10
 from dicomstore.dicom.part10 import InstanceHeader
 from dicomstore.dicom.stow_response import FailedInstance, StoredInstance
 from dicomstore.errors import InvalidArgument
@@ -115,6 +117,31 @@ class StowService:
     def spool(self) -> Spool:
         """A new spool for one uploaded instance, in the blob store's staging folder."""
         return Spool(self.blobs.staging_dir())
+
+    def store_json(
+        self,
+        target: StowTarget,
+        instance: Mapping[str, Any],
+        bulk_data: Mapping[str, BulkDataPart],
+        inline_binary_syntax: str,
+    ) -> StoreOutcome:
+        """Store one instance sent as DICOM JSON plus bulk data parts (spec §2.1 item 2).
+
+        The instance is written out as a Part 10 file and then stored like any upload; an
+        instance that breaks the rules fails alone, with the reason as its FailureDetail.
+        """
+        try:
+            with self.spool() as spool:
+                write_part10(instance, bulk_data, spool, inline_binary_syntax=inline_binary_syntax)
+                staged = spool.finish()
+        except InvalidArgument as error:
+            sop_class_uid, sop_instance_uid = sop_uids(instance)
+            return FailedInstance(
+                failure_detail=error.message,
+                sop_class_uid=sop_class_uid if sop_instance_uid else None,
+                sop_instance_uid=sop_instance_uid if sop_class_uid else None,
+            )
+        return self.store(target, staged)
 
     def store(self, target: StowTarget, staged: StagedFile) -> StoreOutcome:
         """Store one staged Part 10 file; the staged file is consumed either way."""

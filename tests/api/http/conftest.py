@@ -21,6 +21,12 @@ def dicomweb(server: ServerProcess, dicom_store: str) -> DICOMwebClient:
     return DICOMwebClient(f"{server.url}/v1/{dicom_store}/dicomWeb")
 
 
+@pytest.fixture
+def engine(request: pytest.FixtureRequest, server: ServerProcess) -> str:
+    """The index engine of the ``server`` the test runs against."""
+    return str(request.node.callspec.params["server"])
+
+
 @pytest.fixture(scope="module")
 def module_stores(healthcare: Any) -> Iterator[Callable[[], str]]:
     """A factory of new DICOM stores (each in its own dataset) kept for the module."""

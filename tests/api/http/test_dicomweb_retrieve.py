@@ -13,6 +13,7 @@ from pathlib import Path
 from struct import pack
 from typing import Any
 
+import httpx
 import pydicom
 import pytest
 from dicomweb_client.api import DICOMwebClient
@@ -21,7 +22,6 @@ from pydicom.encaps import generate_frames
 from pydicom.pixels.utils import get_expected_length
 from pydicom.sequence import Sequence
 from pydicom.uid import (
-    ExplicitVRBigEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     generate_uid,
@@ -29,6 +29,7 @@ from pydicom.uid import (
 
 from tests.api.http.dicomweb_support import (
     CorpusFile,
+    RawResponse,
     corpus_batches,
     corpus_files,
     error_of,
@@ -65,6 +66,16 @@ def file_id(file: CorpusFile) -> str:
 def canonical(value: Any) -> str:
     # Key order is not kept by PostgreSQL's JSONB; NaN != NaN in a plain comparison.
     return json.dumps(value, sort_keys=True)
+
+
+def without_negative_zero(value: Any) -> Any:
+    if isinstance(value, float) and value == 0:
+        return 0.0
+    if isinstance(value, dict):
+        return {key: without_negative_zero(inner) for key, inner in value.items()}
+    if isinstance(value, list):
+        return [without_negative_zero(inner) for inner in value]
+    return value
 
 
 def bulk_data_uris(value: Any) -> list[str]:
@@ -182,7 +193,7 @@ def test_instance_comes_back_byte_for_byte(
 
 @pytest.mark.parametrize("file", FILES, ids=file_id)
 def test_metadata_is_pydicoms_json_with_absolute_bulk_data_uris(
-    server: ServerProcess, corpus: StoredCorpus, file: CorpusFile
+    server: ServerProcess, corpus: StoredCorpus, file: CorpusFile, engine: str
 ) -> None:
     store = corpus.store_of[file.path]
     client = client_for(server, store)
@@ -191,8 +202,12 @@ def test_metadata_is_pydicoms_json_with_absolute_bulk_data_uris(
     expected = reference_json(
         read_dataset(file.path), lambda path: f"{instance_url}/bulkdata/{path}"
     )
-    assert canonical(metadata) == canonical(expected)
     assert metadata["00020010"]["Value"] == [file.transfer_syntax]  # file meta included
+    if engine == "postgresql" and canonical(expected) != canonical(without_negative_zero(expected)):
+        # See test_dicomweb_store.py test_negative_zero_is_kept: all but the sign of zero.
+        assert canonical(metadata) == canonical(without_negative_zero(expected))
+        pytest.xfail("PostgreSQL JSONB numbers have no negative zero")
+    assert canonical(metadata) == canonical(expected)
 
 
 @pytest.mark.parametrize("file", FILES, ids=file_id)
@@ -523,13 +538,16 @@ def test_frames_of_an_instance_without_pixel_data_are_400(
     assert error_of(request)[0] == 400
 
 
-def test_bulk_data_inside_sequences(server: ServerProcess, healthcare: Any, study: Study) -> None:
+def test_bulk_data_inside_sequences(
+    server: ServerProcess, healthcare: Any, http: httpx.Client, study: Study
+) -> None:
     dataset = study.a[1]
     client = client_for(server, study.store)
     metadata = client.retrieve_instance_metadata(
         study.study, study.series_a, dataset.SOPInstanceUID
     )
-    base = f"{study.url(server)}/{instance_path(study.study, study.series_a, dataset.SOPInstanceUID)}/bulkdata"
+    path = instance_path(study.study, study.series_a, dataset.SOPInstanceUID)
+    base = f"{study.url(server)}/{path}/bulkdata"
     inner = metadata["00081110"]["Value"][0]["00081115"]["Value"][1]
     assert inner["00420011"] == {
         "vr": "OB",
@@ -542,44 +560,45 @@ def test_bulk_data_inside_sequences(server: ServerProcess, healthcare: Any, stud
     assert client.retrieve_bulkdata(inner["00420011"]["BulkDataURI"]) == [b"\x01\x02\x03\x04"]
     assert client.retrieve_bulkdata(inner["00660016"]["BulkDataURI"]) == [b"\x00\x00\x80\x3f" * 600]
     # Single part on request, through google-api-python-client.
-    path = instance_path(study.study, study.series_a, dataset.SOPInstanceUID)
     single = _retrieve(
-        healthcare, "retrieveBulkdata", study.store, f"{path}/bulkdata/00081110/0/00081115/1/00420011",
+        healthcare,
+        "retrieveBulkdata",
+        study.store,
+        f"{path}/bulkdata/00081110/0/00081115/1/00420011",
         accept="application/octet-stream; transfer-syntax=*",
-    )  # fmt: skip
+    )
     assert (single.content_type, single.content) == (
         "application/octet-stream",
         b"\x01\x02\x03\x04",
     )
-    multipart = _retrieve(healthcare, "retrieveBulkdata", study.store, f"{path}/bulkdata/7FE00010")
-    [(headers, content)] = multipart.parts()
+    # google-api-python-client's pattern for the path wants a "/" after the first tag
+    # (``bulkdata/[^/]+/.*``): a top-level element goes over plain HTTP.
+    multipart = http.get(f"/v1/{study.store}/dicomWeb/{path}/bulkdata/7FE00010")
+    assert multipart.status_code == 200
+    assert multipart.headers["content-type"].startswith("multipart/related")
+    [(headers, content)] = RawResponse(200, dict(multipart.headers), multipart.content).parts()
     assert headers["content-type"].startswith("application/octet-stream")
     assert content == bytes(range(48))
 
 
 @pytest.mark.parametrize(
-    "suffix",
+    ("suffix", "status"),
     [
-        "00081110/1/00081115/1/00420011",
-        "00081110/0/00081115/0/00420011",
-        "00100010",
-        "7FE00011",
-        "zz",
+        ("00081110/1/00081115/1/00420011", 404),  # no such item
+        ("00081110/0/00081115/0/00420011", 404),  # an empty item
+        ("00081110/0/00081150", 404),  # not bulk data
+        ("00100010", 404),
+        ("7FE00011", 404),
+        ("zz", 404),
     ],
 )
-def test_unknown_bulk_data_paths(healthcare: Any, study: Study, suffix: str) -> None:
+def test_unknown_bulk_data_paths(
+    http: httpx.Client, study: Study, suffix: str, status: int
+) -> None:
     path = instance_path(study.study, study.series_a, study.a[1].SOPInstanceUID)
-    request = (
-        stores_api(healthcare)
-        .studies()
-        .series()
-        .instances()
-        .bulkdata()
-        .retrieveBulkdata(parent=study.store, dicomWebPath=f"{path}/bulkdata/{suffix}")
-    )
-    status, error = error_of(request)
-    assert status in (400, 404)
-    assert error["status"] == ("NOT_FOUND" if status == 404 else "INVALID_ARGUMENT")
+    response = http.get(f"/v1/{study.store}/dicomWeb/{path}/bulkdata/{suffix}")
+    assert response.status_code == status
+    assert response.json()["error"]["status"] == "NOT_FOUND"
 
 
 def _unknown_paths(study: Study) -> list[tuple[str, str]]:
@@ -594,7 +613,7 @@ def _unknown_paths(study: Study) -> list[tuple[str, str]]:
         ("retrieveFrames", instance_path(study.study, study.series_a, unknown) + "/frames/1"),
         (
             "retrieveBulkdata",
-            instance_path(study.study, study.series_a, unknown) + "/bulkdata/7FE00010",
+            instance_path(study.study, study.series_a, unknown) + "/bulkdata/00081110/0/00420011",
         ),
         ("studyMetadata", f"studies/{unknown}/metadata"),
         ("seriesMetadata", f"studies/{study.study}/series/{unknown}/metadata"),

@@ -9,7 +9,8 @@ an unacceptable Accept — is settled before a streamed response sends its statu
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from pathlib import Path
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -17,10 +18,11 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from dicomstore.api.http.calls import Call, endpoint
+from dicomstore.api.http.calls import SYSTEM_PARAMETERS, Call, endpoint
 from dicomstore.api.http.management import STORE_PATH
 from dicomstore.api.http.multipart import (
     MediaType,
+    Part,
     iter_parts,
     multipart_boundary,
     multipart_chunks,
@@ -37,6 +39,13 @@ from dicomstore.api.http.negotiation import (
     transfer_syntax_offers,
 )
 from dicomstore.dicom.attributes import Level
+from dicomstore.dicom.from_json import (
+    OCTET_STREAM,
+    BulkDataIndex,
+    BulkDataPart,
+    inline_binary_syntax,
+    parse_metadata_part,
+)
 from dicomstore.dicom.stow_response import (
     FailedInstance,
     StoreOutcome,
@@ -59,6 +68,9 @@ SERIES = STUDY + "/series/{series:id}"
 INSTANCE = SERIES + "/instances/{instance:id}"
 
 _DICOM = "application/dicom"
+_DICOM_JSON = "application/dicom+json"
+# The metadata part of a JSON STOW is read whole; bulk data parts are spooled to disk.
+_MAX_METADATA_PART = 256 * 1024 * 1024
 _OCTETS = "application/octet-stream"
 # What a stored instance can be sent as: as stored, or in a native little-endian syntax.
 _INSTANCE_SYNTAXES = ("*", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99")
@@ -125,6 +137,44 @@ async def _spooled(
     return await run_in_threadpool(services.stow.store, target, staged)
 
 
+async def _store_json_and_bulk_data(
+    services: Services, target: StowTarget, parts: AsyncIterator[Part]
+) -> list[StoreOutcome]:
+    """STOW-RS of DICOM JSON metadata plus bulk data parts (PS3.18 §10.5.1.1, spec §2.1 item 2):
+    the first part holds the instances, each later part a value named by its Content-Location."""
+    first = await anext(parts, None)
+    if first is None or first.content_type is None or first.content_type.type != _DICOM_JSON:
+        raise InvalidArgument(f"The first part must be {_DICOM_JSON}: the instances' metadata.")
+    instances = parse_metadata_part(await first.read(max_bytes=_MAX_METADATA_PART))
+    syntax = inline_binary_syntax(first.content_type.params.get("transfer-syntax"))
+    claims = BulkDataIndex(instances)
+    bulk_data: dict[str, BulkDataPart] = {}
+    try:
+        async for part in parts:
+            location = part.content_location
+            claims.claim(location)
+            assert location is not None
+            with services.stow.spool() as spool:
+                async for chunk in part.chunks():
+                    spool.write(chunk)
+                staged = spool.finish()
+            media = part.content_type
+            bulk_data[location] = BulkDataPart(
+                staged.path,
+                media.type if media else OCTET_STREAM,
+                media.params.get("transfer-syntax") if media else None,
+            )
+        claims.check_complete()
+        return [
+            await run_in_threadpool(services.stow.store_json, target, instance, bulk_data, syntax)
+            for instance in instances
+        ]
+    finally:
+        for value in bulk_data.values():
+            if isinstance(value.content, Path):
+                value.content.unlink(missing_ok=True)
+
+
 async def store_instances(request: Request) -> Response:
     """STOW-RS (PS3.18 §10.5): Part 10 instances, multipart or (Google's extension) single."""
     services = _services(request)
@@ -141,12 +191,18 @@ async def store_instances(request: Request) -> Response:
     outcomes: list[StoreOutcome] = []
     if content_type.type == _DICOM:
         outcomes.append(await _spooled(services, target, request.stream()))
+    elif (
+        content_type.type == "multipart/related"
+        and content_type.params.get("type", "").lower() == _DICOM_JSON
+    ):
+        parts = iter_parts(request.stream(), multipart_boundary(content_type))
+        outcomes = await _store_json_and_bulk_data(services, target, parts)
     elif content_type.type == "multipart/related":
         root_type = content_type.params.get("type", "").lower()
         if root_type not in (_DICOM, ""):
             raise InvalidArgument(
                 f"Unsupported multipart type {root_type!r}; send "
-                'multipart/related; type="application/dicom".'
+                'multipart/related; type="application/dicom" or type="application/dicom+json".'
             )
         async for part in iter_parts(request.stream(), multipart_boundary(content_type)):
             part_type = part.content_type
@@ -260,11 +316,18 @@ def _searcher(level: Level) -> Any:
         services = _services(request)
         name = _store_name(request)
         offer = negotiate(request.headers.get("accept"), SEARCH_OFFERS)
+        # Google's system parameters (google-api-python-client always sends alt=json) are not
+        # matching keys: Google accepts them on every method.
+        params = [
+            (key, value)
+            for key, value in request.query_params.multi_items()
+            if key not in SYSTEM_PARAMETERS
+        ]
         result = await run_in_threadpool(
             services.search.search,
             name,
             level,
-            request.query_params.multi_items(),
+            params,
             dicomweb_url=_dicomweb_url(request, name),
             study_uid=request.path_params.get("study"),
             series_uid=request.path_params.get("series"),

@@ -1,0 +1,219 @@
+"""What the benchmark scripts share: a ``dicomstore serve`` child process on a free loopback port,
+a store to talk to, /proc memory readings of the server, a throw-away PostgreSQL database, and
+percentiles. Not a benchmark itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+MIB = 1024 * 1024
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """A ``python -m dicomstore serve`` child process listening on 127.0.0.1."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log_path: Path
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def stop(self) -> int | None:
+        """SIGTERM, as a service manager would; the exit code (SIGKILL after 30 s)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            return None
+
+
+@contextlib.contextmanager
+def running_server(
+    data_dir: Path, *, database_url: str | None = None, extra: Sequence[str] = ()
+) -> Iterator[Server]:
+    """Start the server on a free port, wait for ``/healthz``, stop it with SIGTERM on exit."""
+    port = free_port()
+    command = [sys.executable, "-m", "dicomstore", "serve", "--host", "127.0.0.1",
+               "--port", str(port), "--data-dir", str(data_dir), "--log-level", "warning",
+               *extra]  # fmt: skip
+    if database_url:
+        command += ["--database-url", database_url]
+    log_path = data_dir.parent / "server.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    server = Server(process, f"http://127.0.0.1:{port}", log_path)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(
+                    f"server exited with {process.returncode}:\n{log_path.read_text()}"
+                )
+            try:
+                if httpx.get(f"{server.url}/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError("server did not become healthy within 60 s")
+            time.sleep(0.05)
+        yield server
+    finally:
+        code = server.stop()
+        if code not in (0, None):
+            print(f"(server exited with {code}; log: {log_path})", file=sys.stderr)
+
+
+def create_store(client: httpx.Client, base_url: str) -> str:
+    """Create a dataset and a DICOM store with fresh names; the store's ``dicomWeb`` URL."""
+    suffix = uuid.uuid4().hex[:8]
+    dataset, store = f"bench-{suffix}", f"store-{suffix}"
+    datasets = f"{base_url}/v1/projects/bench/locations/local/datasets"
+    response = client.post(datasets, params={"datasetId": dataset}, json={})
+    response.raise_for_status()
+    stores = f"{datasets}/{dataset}/dicomStores"
+    response = client.post(stores, params={"dicomStoreId": store}, json={})
+    response.raise_for_status()
+    return f"{stores}/{store}/dicomWeb"
+
+
+def store_metrics(client: httpx.Client, dicomweb_url: str) -> dict[str, str]:
+    """``getDICOMStoreMetrics`` of the store whose ``dicomWeb`` URL is given."""
+    store_url = dicomweb_url.removesuffix("/dicomWeb")
+    response = client.get(f"{store_url}:getDICOMStoreMetrics")
+    response.raise_for_status()
+    metrics: dict[str, str] = response.json()
+    return metrics
+
+
+# --- memory of the server process -------------------------------------------------------------
+
+
+def proc_status(pid: int) -> dict[str, int]:
+    """VmRSS, VmHWM (the peak RSS) and friends of ``pid`` from /proc, in bytes."""
+    figures: dict[str, int] = {}
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name.startswith("Vm") or name.startswith("Rss"):
+                number, _, unit = value.strip().partition(" ")
+                if unit == "kB":
+                    figures[name] = int(number) * 1024
+    return figures
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of ``pid`` (all its threads) so far, from /proc/PID/stat."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    # After the command name: state is field 3, utime and stime are fields 14 and 15.
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def reset_peak_rss(pid: int) -> bool:
+    """Reset the process's VmHWM to its current RSS (``clear_refs`` 5, Linux ≥ 4.0).
+
+    Needs write access to /proc/PID/clear_refs, which the owner of a child process has.
+    """
+    try:
+        with open(f"/proc/{pid}/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")
+    except OSError:
+        return False
+    return True
+
+
+class RssSampler:
+    """Polls VmRSS of a process in a thread; ``peak`` is the largest sample seen."""
+
+    def __init__(self, pid: int, interval: float = 0.02) -> None:
+        self.pid = pid
+        self.interval = interval
+        self.peak = 0
+        self.samples = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                rss = proc_status(self.pid).get("VmRSS", 0)
+            except OSError:
+                return
+            self.peak = max(self.peak, rss)
+            self.samples += 1
+            self._stop.wait(self.interval)
+
+    def __enter__(self) -> RssSampler:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- PostgreSQL -------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def throwaway_postgres(server_url: str) -> Iterator[str]:
+    """A new, empty database on ``server_url`` (``postgresql://user@host:port``), dropped after."""
+    import psycopg
+
+    name = f"dicomstore_bench_{uuid.uuid4().hex[:12]}"
+    admin_url = f"{server_url.rstrip('/')}/postgres"
+    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield f"{server_url.rstrip('/')}/{name}"
+    finally:
+        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as connection:
+            connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+# --- figures ----------------------------------------------------------------------------------
+
+
+def percentile(values: Sequence[float], fraction: float) -> float:
+    """Nearest-rank percentile (``fraction`` in 0..1) of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(1, min(len(ordered), math.ceil(fraction * len(ordered))))
+    return ordered[rank - 1]
+
+
+def machine() -> str:
+    """CPUs and load average: benchmarks on a busy machine measure the machine."""
+    one, five, _ = os.getloadavg()
+    return f"{os.cpu_count()} CPUs, load average {one:.2f} (1 min) {five:.2f} (5 min)"
+
+
+def mib(size: float) -> str:
+    return f"{size / MIB:.1f} MiB"

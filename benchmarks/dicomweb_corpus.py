@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,10 +36,6 @@ from pathlib import Path
 import httpx
 import numpy as np
 import pydicom
-from pydicom.data import get_testdata_file
-from pydicom.dataset import Dataset
-from pydicom.uid import generate_uid
-
 from _harness import (
     MIB,
     cpu_seconds,
@@ -52,6 +48,9 @@ from _harness import (
     store_metrics,
     throwaway_postgres,
 )
+from pydicom.data import get_testdata_file
+from pydicom.dataset import Dataset
+from pydicom.uid import generate_uid
 
 SIZE = 512
 PIXEL_BYTES = SIZE * SIZE * 2
@@ -98,7 +97,7 @@ class Corpus:
 def phantoms(count: int) -> list[bytes]:
     """Synthetic CT slices: stored values = HU + 1024, a body ellipse with organs and noise."""
     generator = np.random.default_rng(7)
-    y, x = np.mgrid[-1:1:SIZE * 1j, -1:1:SIZE * 1j]
+    y, x = np.mgrid[-1 : 1 : SIZE * 1j, -1 : 1 : SIZE * 1j]
     slices = []
     for index in range(count):
         image = np.full((SIZE, SIZE), -1000.0)
@@ -134,8 +133,9 @@ def build_corpus(count: int) -> Corpus:
         if within == 0:
             patient = study_index // STUDIES_PER_PATIENT
             date = first_date + datetime.timedelta(days=23 * study_index)
-            studies.append(Study(generate_uid(), f"PAT{patient:05d}",
-                                 date.strftime("%Y%m%d"), f"ACC{700000 + study_index:07d}"))  # fmt: skip
+            accession = f"ACC{700000 + study_index:07d}"
+            study = Study(generate_uid(), f"PAT{patient:05d}", date.strftime("%Y%m%d"), accession)
+            studies.append(study)
             _set_study(dataset, studies[-1], study_index, patient)
         study = studies[-1]
         if slice_index == 0:
@@ -397,8 +397,10 @@ def run(arguments: argparse.Namespace, database_url: str | None) -> None:
         print(f"reads: {arguments.requests} sequential requests each, one keep-alive connection")
         print_table(timings)
         print()
-        print(f"server RSS: {mib(rss_start)} before STOW, {mib(rss_after_stow['VmRSS'])} after "
-              f"STOW, {mib(rss_end['VmRSS'])} at the end; peak (VmHWM) {mib(rss_end['VmHWM'])}")  # fmt: skip
+        print(
+            f"server RSS: {mib(rss_start)} before STOW, {mib(rss_after_stow['VmRSS'])} after "
+            f"STOW, {mib(rss_end['VmRSS'])} at the end; peak (VmHWM) {mib(rss_end['VmHWM'])}"
+        )
     print(f"total run time {time.perf_counter() - started:.1f} s; machine at the end: {machine()}")
 
 

@@ -32,9 +32,6 @@ from pathlib import Path
 
 import httpx
 import pydicom
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
-
 from _harness import (
     MIB,
     RssSampler,
@@ -48,6 +45,8 @@ from _harness import (
     store_metrics,
     throwaway_postgres,
 )
+from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 TARGET_MIB = 150
 ROWS = COLUMNS = 512
@@ -109,8 +108,10 @@ def multipart_body(
     study, series = generate_uid(), generate_uid()
     opening = f"--{boundary}\r\nContent-Type: application/dicom\r\n\r\n".encode()
     for number in range(1, instances + 1):
-        header = (b"\r\n" if number > 1 else b"") + opening + encode_header(
-            dataset, study, series, number
+        header = (
+            (b"\r\n" if number > 1 else b"")
+            + opening
+            + encode_header(dataset, study, series, number)
         )
         sent[0] += len(header)
         yield header
@@ -202,8 +203,8 @@ def run(arguments: argparse.Namespace, database_url: str | None) -> None:
         f"getDICOMStoreMetrics        instanceCount={metrics.get('instanceCount', '0')} "
         f"(expected {instances}), blobStorageSizeBytes={metrics.get('blobStorageSizeBytes', '0')}"
     )
-    print(f"server VmRSS before         {mib(before['VmRSS'])}"
-          f"{'' if hwm_reset else ' (VmHWM could not be reset: peak may predate the request)'}")  # fmt: skip
+    caveat = "" if hwm_reset else " (VmHWM could not be reset: the peak may predate the request)"
+    print(f"server VmRSS before         {mib(before['VmRSS'])}{caveat}")
     print(f"server VmHWM after          {mib(after['VmHWM'])}")
     print(f"server VmRSS after          {mib(after['VmRSS'])}")
     print(f"server peak RSS growth      {mib(peak_growth)}  (VmHWM after - VmRSS before)")

@@ -88,9 +88,7 @@ class RetrieveService:
     def locate(self, scope: Scope) -> list[InstanceLocation]:
         with self.index.transaction() as tx:
             store = store_rows.get_by_name(tx, scope.store)
-            found = instance_rows.locate(
-                tx, store.pk, scope.study, scope.series, scope.instance
-            )
+            found = instance_rows.locate(tx, store.pk, scope.study, scope.series, scope.instance)
         if not found:
             raise NotFound(f"{scope.describe()} not found.")
         return found

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -75,6 +77,30 @@ def instance_path(header: InstanceHeader) -> str:
     )
 
 
+# PS3.18 F.2.3.1: FL/FD values that are not finite travel as the strings "NaN", "Infinity" and
+# "-Infinity" (JSON has no such numbers; PostgreSQL's JSONB refuses them).
+_NON_FINITE = {"nan": "NaN", "inf": "Infinity", "-inf": "-Infinity"}
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return _NON_FINITE[str(value)]
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    return value
+
+
+def _json_size(metadata: dict[str, Any]) -> int:
+    """Bytes of the compact JSON, after making non-finite numbers strings (in place, rarely)."""
+    try:
+        return len(json.dumps(metadata, separators=(",", ":"), allow_nan=False))
+    except ValueError:
+        metadata.update(_finite(metadata))
+        return len(json.dumps(metadata, separators=(",", ":"), allow_nan=False))
+
+
 def _first_int(instance_json: dict[str, Any], tag: str) -> int | None:
     value = instance_json.get(tag, {}).get("Value")
     if not value:
@@ -83,6 +109,26 @@ def _first_int(instance_json: dict[str, Any], tag: str) -> int | None:
         return int(value[0])
     except (TypeError, ValueError):
         return None
+
+
+# What a path segment of a DICOMweb URL cannot carry as it is: the segment separator, the
+# ``:verb`` suffix of custom methods, escapes, query and fragment, spaces and control characters.
+_NOT_IN_A_PATH_SEGMENT = re.compile(r"[/:%?#\\\s\x00-\x1f\x7f]")
+
+
+def _unaddressable_uid(header: InstanceHeader) -> str | None:
+    """Why the instance could never be retrieved or deleted by URL, if it could not."""
+    for keyword, uid in (
+        ("StudyInstanceUID", header.study_instance_uid),
+        ("SeriesInstanceUID", header.series_instance_uid),
+        ("SOPInstanceUID", header.sop_instance_uid),
+    ):
+        if uid in (".", "..") or _NOT_IN_A_PATH_SEGMENT.search(uid):
+            return (
+                f"The instance's {keyword} {uid!r} cannot be part of a DICOMweb URL; a UID is "
+                "digits and periods (PS3.5 9.1)."
+            )
+    return None
 
 
 StoreOutcome = StoredInstance | FailedInstance
@@ -161,6 +207,9 @@ class StowService:
             retrieve_url=target.instance_url(header),
             study_retrieve_url=target.study_url(header.study_instance_uid),
         )
+        unaddressable = _unaddressable_uid(header)
+        if unaddressable is not None:
+            return self._failed(header, unaddressable)
         if target.study_instance_uid and header.study_instance_uid != target.study_instance_uid:
             return self._failed(
                 header,
@@ -248,7 +297,7 @@ class StowService:
             sha256=staged.sha256,
             storage_class=target.storage_class,
             metadata=metadata,
-            structured_size_bytes=len(json.dumps(metadata, separators=(",", ":"))),
+            structured_size_bytes=_json_size(metadata),
             frame_ranges=frames,
             bulk_data=locations,
             study_columns=study_columns(metadata),

@@ -22,6 +22,7 @@ from pydicom.encaps import generate_frames
 from pydicom.pixels.utils import get_expected_length
 from pydicom.sequence import Sequence
 from pydicom.uid import (
+    DeflatedExplicitVRLittleEndian,
     ExplicitVRLittleEndian,
     ImplicitVRLittleEndian,
     generate_uid,
@@ -52,6 +53,7 @@ FILES = corpus_files()
 WITH_PIXELS = [file for file in FILES if file.number_of_frames > 0]
 ANY_SYNTAX_PART10 = 'multipart/related; type="application/dicom"; transfer-syntax=*'
 SINGLE_PART10_ANY = "application/dicom; transfer-syntax=*"
+EXPLICIT = ExplicitVRLittleEndian
 JPEG_BASELINE_FILE = DATA_ROOT / "test_files" / "SC_rgb_jpeg_dcmtk.dcm"
 # Big endian stores values byte-swapped; bulk data is answered little endian (spec §4.5).
 _WORD_SIZES = {"OW": 2, "US": 2, "SS": 2, "AT": 2, "OF": 4, "OL": 4, "FL": 4, "UL": 4, "SL": 4,
@@ -248,6 +250,43 @@ def test_frames_are_pydicoms(server: ServerProcess, corpus: StoredCorpus, file: 
     assert frames == pydicom_frames(read_dataset(file.path))
 
 
+def _corpus_file(name: str) -> CorpusFile:
+    return next(file for file in FILES if file.path == DATA_ROOT / "test_files" / name)
+
+
+@pytest.mark.parametrize("name", ["MR_small_bigendian.dcm", "SC_rgb_rle.dcm", "JPEG2000.dcm"])
+def test_what_cannot_be_transcoded_yet_is_406(
+    healthcare: Any, corpus: StoredCorpus, name: str
+) -> None:
+    """Big endian and compressed instances by default (Explicit VR Little Endian): 406."""
+    file = _corpus_file(name)
+    store = corpus.store_of[file.path]
+    instances = stores_api(healthcare).studies().series().instances()
+    request = instances.retrieveInstance(parent=store, dicomWebPath=file.instance_path)
+    status, error = error_of(request, accept=None)
+    assert (status, error["status"]) == (406, "INVALID_ARGUMENT")
+    frames = instances.frames().retrieveFrames(
+        parent=store, dicomWebPath=f"{file.instance_path}/frames/1"
+    )
+    assert error_of(frames, accept=None)[0] == 406
+
+
+def test_deflated_instance_comes_back_inflated_by_default(
+    healthcare: Any, corpus: StoredCorpus
+) -> None:
+    file = _corpus_file("image_dfl.dcm")
+    store = corpus.store_of[file.path]
+    instances = stores_api(healthcare).studies().series().instances()
+    request = instances.retrieveInstance(parent=store, dicomWebPath=file.instance_path)
+    [(headers, content)] = execute_raw(request, accept=None).parts()
+    assert headers["content-type"] == f"application/dicom; transfer-syntax={ExplicitVRLittleEndian}"
+    sent = pydicom.dcmread(pydicom.filebase.DicomBytesIO(content))
+    original = read_dataset(file.path)
+    assert sent.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    assert sent.PixelData == original.PixelData
+    assert {e.tag: e.value for e in sent} == {e.tag: e.value for e in original}
+
+
 def test_corpus_metrics_are_exact(healthcare: Any, corpus: StoredCorpus) -> None:
     stores = stores_api(healthcare)
     for store, batch, _ in corpus.responses:
@@ -392,6 +431,36 @@ def test_implicit_vr_comes_back_as_explicit_vr_by_default(
     assert stored.content == part10(original)
 
 
+@pytest.mark.parametrize(
+    "target", [ImplicitVRLittleEndian, ExplicitVRLittleEndian, DeflatedExplicitVRLittleEndian]
+)
+@pytest.mark.parametrize("source", ["explicit", "implicit"])
+@pytest.mark.parametrize("single", [True, False], ids=["single", "multipart"])
+def test_native_little_endian_syntaxes_on_request(
+    healthcare: Any, study: Study, target: str, source: str, single: bool
+) -> None:
+    original = study.a[0] if source == "explicit" else study.b[0]
+    path = instance_path(study.study, original.SeriesInstanceUID, original.SOPInstanceUID)
+    accept = (
+        f"application/dicom; transfer-syntax={target}"
+        if single
+        else f'multipart/related; type="application/dicom"; transfer-syntax={target}'
+    )
+    response = _retrieve(healthcare, "retrieveInstance", study.store, path, accept=accept)
+    if single:
+        content_type, content = response.content_type, response.content
+    else:
+        assert f"; transfer-syntax={target};" in response.content_type
+        [(headers, content)] = response.parts()
+        content_type = headers["content-type"]
+    assert content_type == f"application/dicom; transfer-syntax={target}"
+    sent = pydicom.dcmread(pydicom.filebase.DicomBytesIO(content))
+    assert sent.file_meta.TransferSyntaxUID == target
+    assert {e.tag: e.value for e in sent} == {e.tag: e.value for e in original}
+    if target == original.file_meta.TransferSyntaxUID:
+        assert content == part10(original)  # never transcoded
+
+
 def test_compressed_instance_needs_any_syntax(healthcare: Any, study: Study) -> None:
     jpeg = study.jpeg
     path = instance_path(jpeg.StudyInstanceUID, jpeg.SeriesInstanceUID, jpeg.SOPInstanceUID)
@@ -497,9 +566,19 @@ def test_frame_lists(server: ServerProcess, healthcare: Any, study: Study) -> No
         accept="application/octet-stream; transfer-syntax=*",
     )  # fmt: skip
     assert single.content == bytes(range(16, 32))
+    # Implicit VR Little Endian frames are Explicit VR Little Endian frames: the default works.
+    [implicit] = study.b
+    path = instance_path(study.study, study.series_b, implicit.SOPInstanceUID)
+    [(headers, content)] = _retrieve(
+        healthcare, "retrieveFrames", study.store, f"{path}/frames/1"
+    ).parts()
+    assert headers["content-type"] == f"application/octet-stream; transfer-syntax={EXPLICIT}"
+    assert content == implicit.PixelData
 
 
-@pytest.mark.parametrize("frames", ["4", "0", "1,4", "abc", "1,,2", "-1", "1.5", "%20", "１"])
+@pytest.mark.parametrize(
+    "frames", ["4", "0", "1,4", "99999999999999999999", "abc", "1,,2", "-1", "1.5", "%20", "１"]
+)
 def test_bad_frame_numbers_are_400(healthcare: Any, study: Study, frames: str) -> None:
     path = instance_path(study.study, study.series_a, study.a[1].SOPInstanceUID)
     request = (

@@ -225,23 +225,22 @@ class Searched:
 
 
 @pytest.fixture(scope="module")
-def searched(server: ServerProcess, module_stores: Callable[[], str]) -> Iterator[Searched]:
+def searched(
+    server: ServerProcess, healthcare: Any, module_stores: Callable[[], str]
+) -> Iterator[Searched]:
+    """The corpus in a store of its own on the session server, stored by one storeInstances."""
     store = module_stores()
+    request = stores_api(healthcare).storeInstances(parent=store, dicomWebPath="studies")
+    body = multipart_body(part10(item.dataset) for item in CORPUS)
+    stored = execute_raw(request, body=body, content_type=stow_content_type(), accept=DICOM_JSON)
+    assert len(stored.json()[tag("ReferencedSOPSequence")]["Value"]) == len(CORPUS)
     with httpx.Client(timeout=30) as client:
-        searched = Searched(
-            server, store, DICOMwebClient(f"{server.url}/v1/{store}/dicomWeb"), client
-        )
-        stow(searched.root, client)
-        yield searched
+        yield Searched(server, store, DICOMwebClient(f"{server.url}/v1/{store}/dicomWeb"), client)
 
 
 def search_level(client: DICOMwebClient, level: str, **options: Any) -> list[dict[str, Any]]:
-    method = {
-        "study": client.search_for_studies,
-        "series": client.search_for_series,
-        "instance": client.search_for_instances,
-    }[level]
-    answer: list[dict[str, Any]] = method(**options)
+    name = {"study": "studies", "series": "series", "instance": "instances"}[level]
+    answer: list[dict[str, Any]] = getattr(client, f"search_for_{name}")(**options)
     return answer
 
 
@@ -270,16 +269,16 @@ GOOGLE_KEYS = {
     "instance": ("SOPInstanceUID",),
 }  # fmt: skip
 KEY_CASES = [
-    (level, keyword, label)
+    (level, keyword, label, form)
     for depth, level in enumerate(("study", "series", "instance"))
     for key_level in ("study", "series", "instance")[: depth + 1]
     for keyword in GOOGLE_KEYS[key_level]
     for label in ("john-2020", "muller", "wang", "gomez", "yamada")
+    for form in (("keyword", "tag") if label == "john-2020" else ("keyword",))
 ]
 
 
-@pytest.mark.parametrize("form", ["keyword", "tag"])
-@pytest.mark.parametrize(("level", "keyword", "label"), KEY_CASES)
+@pytest.mark.parametrize(("level", "keyword", "label", "form"), KEY_CASES)
 def test_every_searchable_key_at_each_level(
     searched: Searched, level: str, keyword: str, label: str, form: str
 ) -> None:
@@ -365,6 +364,21 @@ def test_fuzzy_patient_name(searched: Searched, name: str, labels: set[str]) -> 
     assert set(uids("study", answer)) == labelled(*labels)
 
 
+def test_fuzzy_matching_applies_to_patient_name_only(searched: Searched) -> None:
+    """Google fuzzy-matches PatientName alone (spec §3.3); other names stay exact."""
+    for name, found in (("Sm", set()), ("Smith^Anna", {"john-2020", "john-2021"})):
+        answer = searched.client.search_for_studies(
+            fuzzymatching=True, search_filters={"ReferringPhysicianName": name}
+        )
+        assert set(uids("study", answer)) == labelled(*found)
+    answer = searched.client.search_for_instances(
+        fuzzymatching=True, search_filters={"PatientName": "zhang", "Modality": "US"}
+    )
+    assert uids("instance", answer) == [
+        item.sop for item in CORPUS if item.label == "sally" and item.modality == "US"
+    ]
+
+
 def test_patient_name_without_fuzzymatching_is_exact(searched: Searched) -> None:
     client = searched.client
     for name in ("jo", "John", "Doe^John"):
@@ -416,6 +430,9 @@ def test_a_search_without_match_is_204_with_an_empty_body(searched: Searched, le
 def test_unknown_study_in_the_path_is_no_match(searched: Searched) -> None:
     assert searched.client.search_for_series(study_instance_uid=generate_uid()) == []
     assert searched.get(f"studies/{generate_uid()}/instances").status_code == 204
+    # A series under a study it is not part of.
+    sally, john = BY_LABEL["sally"], BY_LABEL["john-2020"]
+    assert searched.client.search_for_instances(sally.study, john.series) == []
 
 
 # includefield ---------------------------------------------------------------------------------
@@ -438,8 +455,9 @@ def test_includefield_lists_and_repeats(searched: Searched) -> None:
     path = f"studies/{item.study}/series/{item.series}/instances"
     wanted = tags("PhotometricInterpretation", "SamplesPerPixel", "SeriesNumber")
     comma = searched.search(
-        path, {"includefield": "PhotometricInterpretation,00280002,SeriesNumber"}
+        path, {"includefield": "PhotometricInterpretation,00280002,SeriesNumber,PatientName"}
     )
+    assert all(value_of(each, "PatientName") == [{"Alphabetic": "John^Doe"}] for each in comma)
     repeated = searched.search(
         path,
         [("includefield", "PhotometricInterpretation"), ("includefield", "00280002"),
@@ -693,6 +711,18 @@ def test_google_client_search_methods(healthcare: Any, searched: Searched) -> No
     assert (none.status, none.content) == (204, b"")
 
 
+def test_google_system_parameters_are_not_matching_keys(searched: Searched) -> None:
+    """google-api-python-client adds ``alt=json`` to every request; Google accepts its system
+    parameters on every method, searches included."""
+    params = {"alt": "json", "prettyPrint": "false", "$.xgafv": "2", "key": "k",
+              "quotaUser": "q", "PatientID": "PID-002"}  # fmt: skip
+    for path, level in (("studies", "study"), ("series", "series"), ("instances", "instance")):
+        answer = searched.search(path, params)
+        assert set(uids(level, answer)) == expected(
+            level, [item for item in CORPUS if item.label == "sally"]
+        )
+
+
 # Representations and resources ---------------------------------------------------------------
 
 
@@ -799,8 +829,9 @@ def test_searches_do_not_cross_stores(searched: Searched, module_stores: Callabl
 def test_error_through_dicomweb_client(searched: Searched) -> None:
     with pytest.raises(requests.HTTPError) as raised:
         searched.client.search_for_studies(search_filters={"StudyDescription": "x"})
-    assert raised.value.response.status_code == 400
-    assert raised.value.response.json()["error"]["status"] == "INVALID_ARGUMENT"
+    response = raised.value.response
+    assert response is not None and response.status_code == 400
+    assert response.json()["error"]["status"] == "INVALID_ARGUMENT"
 
 
 # Deletes -------------------------------------------------------------------------------------
@@ -1129,3 +1160,7 @@ def test_standard_counts_drop_after_deletes(standard: Searched) -> None:
     client.delete_study(study)
     assert client.search_for_studies(search_filters={"StudyInstanceUID": study}) == []
     assert uids("study", client.search_for_studies()) == [datasets[3].StudyInstanceUID]
+    # Stored again, the study is found again with its counts rebuilt.
+    _stow(root, datasets[:3])
+    assert study_counts() == [[2], [3], ["CT", "SR"]]
+    assert series_count(series_a) == [2]

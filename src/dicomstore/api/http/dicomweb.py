@@ -31,6 +31,7 @@ from dicomstore.api.http.multipart import (
 )
 from dicomstore.api.http.negotiation import (
     BULKDATA_OFFERS,
+    JSON_MEDIA_TYPES,
     METADATA_OFFERS,
     SEARCH_OFFERS,
     STORE_OFFERS,
@@ -222,7 +223,7 @@ async def store_instances(request: Request) -> Response:
             f"Unsupported Content-Type {content_type.type!r}; send "
             'multipart/related; type="application/dicom" or application/dicom.'
         )
-    render = response_json if offer.media_type == "application/dicom+json" else response_xml
+    render = response_json if offer.media_type in JSON_MEDIA_TYPES else response_xml
     return Response(render(outcomes), status_code=status_code(outcomes), media_type=str(offer))
 
 
@@ -263,7 +264,7 @@ async def retrieve_metadata(request: Request) -> Response:
     body = await run_in_threadpool(
         services.retrieve.metadata_json, scope, _dicomweb_url(request, scope.store)
     )
-    if offer.media_type == "application/dicom+json":
+    if offer.media_type in JSON_MEDIA_TYPES:
         return Response(body, media_type="application/dicom+json")
     documents = json.loads(body)
     parts = (({"Content-Type": "application/dicom+xml"}, to_dicom_xml(doc)) for doc in documents)
@@ -338,7 +339,7 @@ def _searcher(level: Level) -> Any:
             headers["Warning"] = f'299 dicomstore "The following keys are not supported: {keys}"'
         if result.body is None:
             return Response(status_code=204, headers=headers)
-        if offer.media_type == "application/dicom+json":
+        if offer.media_type in JSON_MEDIA_TYPES:
             return Response(result.body, media_type="application/dicom+json", headers=headers)
         parts = (
             ({"Content-Type": "application/dicom+xml"}, to_dicom_xml(match))

@@ -60,5 +60,8 @@ async def handle_http_error(request: Request, error: Exception) -> Response:
 
 
 async def handle_unexpected(_request: Request, _error: Exception) -> Response:
-    # Starlette re-raises after answering, so the server logs the traceback once.
-    return error_response(Code.INTERNAL, "Internal error encountered.")
+    # Starlette re-raises after answering, so the server logs the traceback once; uvicorn then
+    # closes the connection, which a keep-alive client must know not to reuse.
+    response = error_response(Code.INTERNAL, "Internal error encountered.")
+    response.headers["Connection"] = "close"
+    return response

@@ -47,6 +47,7 @@ from dicomstore.errors import InvalidArgument, NotAcceptable
 __all__ = [
     "BULKDATA_OFFERS",
     "EXPLICIT_VR_LITTLE_ENDIAN",
+    "JSON_MEDIA_TYPES",
     "METADATA_OFFERS",
     "RENDERED_OFFERS",
     "SEARCH_OFFERS",
@@ -386,12 +387,25 @@ def transfer_syntax_offers(
     )
 
 
-STORE_OFFERS: Final = (Offer("application/dicom+xml"), Offer("application/dicom+json"))
+# google-api-python-client sends ``Accept: application/json`` on every call, these HttpBody
+# methods included; it gets DICOM JSON (served as application/dicom+json), so Google's own
+# client works unchanged. Last in each list: it never wins over a DICOM media type.
+_PLAIN_JSON: Final = Offer("application/json")
+
+JSON_MEDIA_TYPES: Final = frozenset({"application/dicom+json", "application/json"})
+"""Offers answered with a DICOM JSON body."""
+
+STORE_OFFERS: Final = (
+    Offer("application/dicom+xml"),
+    Offer("application/dicom+json"),
+    _PLAIN_JSON,
+)
 """STOW-RS responses: XML by default, JSON on request (spec §2.2)."""
 
 SEARCH_OFFERS: Final = (
     Offer("application/dicom+json"),
     Offer("multipart/related", "application/dicom+xml"),
+    _PLAIN_JSON,
 )
 """QIDO-RS responses: JSON by default, or one XML document per part (spec §3.4)."""
 

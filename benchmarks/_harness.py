@@ -87,8 +87,9 @@ def running_server(
         yield server
     finally:
         code = server.stop()
-        if code not in (0, None):
-            print(f"(server exited with {code}; log: {log_path})", file=sys.stderr)
+        if code != 0:
+            tail = log_path.read_text(errors="replace")[-4000:]
+            print(f"(server exited with {code}; end of its log:)\n{tail}", file=sys.stderr)
 
 
 def create_store(client: httpx.Client, base_url: str) -> str:

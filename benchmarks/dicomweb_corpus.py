@@ -413,7 +413,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=1, help="seed of the request mix (1)")
     parser.add_argument("--timeout", type=float, default=300, help="HTTP timeout in s (300)")
     database = parser.add_mutually_exclusive_group()
-    database.add_argument("--database-url", help="an existing PostgreSQL database to use")
+    database.add_argument(
+        "--database-url", help="index database URL, used as is (an existing PostgreSQL database)"
+    )
     database.add_argument(
         "--postgres",
         metavar="SERVER_URL",

@@ -222,7 +222,9 @@ def main() -> None:
     parser.add_argument("--instance-mib", type=float, default=16, help="instance size (16)")
     parser.add_argument("--timeout", type=float, default=900, help="HTTP timeout in s (900)")
     database = parser.add_mutually_exclusive_group()
-    database.add_argument("--database-url", help="an existing PostgreSQL database to use")
+    database.add_argument(
+        "--database-url", help="index database URL, used as is (an existing PostgreSQL database)"
+    )
     database.add_argument(
         "--postgres",
         metavar="SERVER_URL",

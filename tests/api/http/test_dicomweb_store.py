@@ -235,7 +235,7 @@ def test_response_is_xml_by_default_and_json_on_request(
     }
 
 
-@pytest.mark.parametrize("accept", ["text/html", "application/json", "application/dicom"])
+@pytest.mark.parametrize("accept", ["text/html", "application/dicom"])
 def test_unacceptable_accept_is_406_and_stores_nothing(
     healthcare: Any, dicom_store: str, accept: str
 ) -> None:
@@ -638,3 +638,31 @@ def test_negative_zero_is_kept(
             _json_values(healthcare, server, dicom_store, dataset)
         pytest.xfail(JSONB_NUMBERS + ": -0.0 comes back as 0.0")
     _json_values(healthcare, server, dicom_store, dataset)
+
+
+def test_plain_json_accept_of_googles_client_gets_dicom_json(
+    server: ServerProcess, dicom_store: str
+) -> None:
+    """google-api-python-client sends ``Accept: application/json`` on every call; STOW and
+    metadata answer it with DICOM JSON rather than 406."""
+    dataset = make_instance()
+    with httpx.Client(base_url=server.url) as http:
+        stored = http.post(
+            f"/v1/{dicom_store}/dicomWeb/studies",
+            content=part10(dataset),
+            headers={"Content-Type": "application/dicom", "Accept": "application/json"},
+        )
+        assert stored.status_code == 200
+        assert stored.headers["content-type"] == "application/json"
+        referenced = stored.json()["00081199"]["Value"]
+        assert referenced[0]["00081155"]["Value"] == [dataset.SOPInstanceUID]
+        path = instance_path(
+            dataset.StudyInstanceUID, dataset.SeriesInstanceUID, dataset.SOPInstanceUID
+        )
+        metadata = http.get(
+            f"/v1/{dicom_store}/dicomWeb/{path}/metadata",
+            headers={"Accept": "application/json"},
+        )
+    assert metadata.status_code == 200
+    assert metadata.headers["content-type"] == "application/dicom+json"
+    assert metadata.json()[0]["00080018"]["Value"] == [dataset.SOPInstanceUID]

@@ -212,7 +212,6 @@ def refused(name: str, accept: str, offers: tuple[Offer, ...]) -> object:
 
 NOT_ACCEPTABLE = [
     refused("other type", "text/html", STORE_OFFERS),
-    refused("plain json", "application/json", STORE_OFFERS),
     refused("everything q=0", f"{A_XML};q=0, {A_JSON};q=0", STORE_OFFERS),
     refused("wildcard q=0", "*/*;q=0", STORE_OFFERS),
     refused("search as dicom", MP_DICOM, SEARCH_OFFERS),
@@ -294,7 +293,8 @@ def test_rank_gives_every_acceptable_offer_best_first() -> None:
         "multipart/related; type=application/dicom; q=0.2"
     )
     assert rank(accept, INSTANCE) == [dicom(JPEG_BASELINE), dicom("*"), dicom(EVRLE)]
-    assert rank(None, STORE_OFFERS) == [XML, JSON]  # as */*: the defaults, in server order
+    # As */*: every offer in server order; plain JSON (for Google's client) comes last.
+    assert rank(None, STORE_OFFERS) == [XML, JSON, Offer("application/json")]
     assert rank("*/*", INSTANCE) == [dicom(EVRLE), single(EVRLE)]
 
 

@@ -299,11 +299,16 @@ def metadata_of(
     study: str,
     series_uid: str | None = None,
     sop: str | None = None,
-) -> list[dict[str, Any]]:
-    """The stored DICOM JSON of each instance in scope, in the order of ``locate``."""
-    query = sa.select(instances.c.metadata).select_from(instances.join(series).join(studies))
+) -> list[str]:
+    """The stored DICOM JSON of each instance in scope, serialised, in the order of ``locate``.
+
+    Read as text, never decoded: WADO metadata only passes it on (``json.dumps`` form, keys
+    ordered by JSONB on PostgreSQL), so decoding and re-encoding would be wasted work.
+    """
+    document = sa.cast(instances.c.metadata, sa.Text)
+    query = sa.select(document).select_from(instances.join(series).join(studies))
     rows = tx.execute(_ordered(query.where(*_scope(store_pk, study, series_uid, sop))))
-    return [row.metadata for row in rows]
+    return [text for (text,) in rows]
 
 
 def _locked_study(tx: sa.Connection, store_pk: int, study: str) -> int | None:

@@ -248,7 +248,9 @@ def compile_search(
             studies, series.c.study_pk == studies.c.pk
         )
     searched = _TABLES[query.level]
-    conditions: list[Condition] = [searched.c.dicom_store_pk == store_pk]
+    # The store is matched on the study row, which every level joins: the planners then walk
+    # study → series → instances through their keys instead of every instance of the store.
+    conditions: list[Condition] = [studies.c.dicom_store_pk == store_pk]
     if query.study_uid is not None:
         conditions.append(studies.c.study_instance_uid == query.study_uid)
     if query.series_uid is not None:

@@ -6,7 +6,6 @@ metadata (no file is re-read), frame and bulk data byte ranges for range reads.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -127,8 +126,7 @@ class RetrieveService:
             )
         if not documents:
             raise NotFound(f"{scope.describe()} not found.")
-        text = json.dumps(documents, ensure_ascii=False)
-        return absolute_bulk_data_uris(text, dicomweb_url).encode()
+        return absolute_bulk_data_uris(f"[{','.join(documents)}]", dicomweb_url).encode()
 
     def frames(self, scope: Scope, numbers: list[int], transfer_syntax: str) -> list[Frame]:
         """Each requested frame of one instance, as stored (``*``) or in ``transfer_syntax``."""

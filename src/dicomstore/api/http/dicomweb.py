@@ -59,6 +59,7 @@ from dicomstore.errors import InvalidArgument
 from dicomstore.names import DicomStoreName
 from dicomstore.services import Services
 from dicomstore.services.retrieve import Scope, parse_frame_numbers
+from dicomstore.services.staging import StagedFile
 from dicomstore.services.stow import StowTarget
 
 __all__ = ["routes"]
@@ -72,6 +73,7 @@ _DICOM = "application/dicom"
 _DICOM_JSON = "application/dicom+json"
 # The metadata part of a JSON STOW is read whole; bulk data parts are spooled to disk.
 _MAX_METADATA_PART = 256 * 1024 * 1024
+_SPOOL_WRITE_BYTES = 1024 * 1024
 _OCTETS = "application/octet-stream"
 # What a stored instance can be sent as: as stored, or in a native little-endian syntax.
 _INSTANCE_SYNTAXES = ("*", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99")
@@ -131,11 +133,25 @@ def _multipart(
 async def _spooled(
     services: Services, target: StowTarget, chunks: AsyncIterable[bytes]
 ) -> StoreOutcome:
-    with services.stow.spool() as spool:
-        async for chunk in chunks:
-            spool.write(chunk)
-        staged = spool.finish()
+    staged = await _spool(services, chunks)
     return await run_in_threadpool(services.stow.store, target, staged)
+
+
+async def _spool(services: Services, chunks: AsyncIterable[bytes]) -> StagedFile:
+    """Write a body to a staged file, hashing it, off the event loop: the bytes are gathered
+    into ~1 MiB writes handed to a worker thread, so disk and SHA-256 never stall other requests
+    and memory stays bounded whatever the size."""
+    spool = await run_in_threadpool(services.stow.spool)
+    with spool:
+        pending = bytearray()
+        async for chunk in chunks:
+            pending += chunk
+            if len(pending) >= _SPOOL_WRITE_BYTES:
+                await run_in_threadpool(spool.write, bytes(pending))
+                pending.clear()
+        if pending:
+            await run_in_threadpool(spool.write, bytes(pending))
+        return await run_in_threadpool(spool.finish)
 
 
 async def _store_json_and_bulk_data(
@@ -155,10 +171,7 @@ async def _store_json_and_bulk_data(
             location = part.content_location
             claims.claim(location)
             assert location is not None
-            with services.stow.spool() as spool:
-                async for chunk in part.chunks():
-                    spool.write(chunk)
-                staged = spool.finish()
+            staged = await _spool(services, part.chunks())
             media = part.content_type
             bulk_data[location] = BulkDataPart(
                 staged.path,

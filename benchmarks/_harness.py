@@ -5,6 +5,7 @@ percentiles. Not a benchmark itself.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import math
 import os
@@ -15,7 +16,8 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+import warnings
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -218,3 +220,26 @@ def machine() -> str:
 
 def mib(size: float) -> str:
     return f"{size / MIB:.1f} MiB"
+
+
+def add_database_arguments(parser: argparse.ArgumentParser) -> None:
+    """``--database-url`` (used as is) or ``--postgres`` (a throw-away database); SQLite else."""
+    database = parser.add_mutually_exclusive_group()
+    database.add_argument(
+        "--database-url", help="index database URL, used as is (an existing PostgreSQL database)"
+    )
+    database.add_argument(
+        "--postgres",
+        metavar="SERVER_URL",
+        help="create a throw-away database on this server (postgresql://postgres@127.0.0.1:5432)",
+    )
+
+
+def run_on_database(arguments: argparse.Namespace, run: Callable[..., None]) -> None:
+    """Call ``run(arguments, database_url)`` on the database the arguments name."""
+    warnings.simplefilter("ignore")
+    if arguments.postgres:
+        with throwaway_postgres(arguments.postgres) as database_url:
+            run(arguments, database_url)
+    else:
+        run(arguments, arguments.database_url)

@@ -27,7 +27,6 @@ import struct
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -38,15 +37,16 @@ import numpy as np
 import pydicom
 from _harness import (
     MIB,
+    add_database_arguments,
     cpu_seconds,
     create_store,
     machine,
     mib,
     percentile,
     proc_status,
+    run_on_database,
     running_server,
     store_metrics,
-    throwaway_postgres,
 )
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
@@ -412,22 +412,8 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per kind (200)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the request mix (1)")
     parser.add_argument("--timeout", type=float, default=300, help="HTTP timeout in s (300)")
-    database = parser.add_mutually_exclusive_group()
-    database.add_argument(
-        "--database-url", help="index database URL, used as is (an existing PostgreSQL database)"
-    )
-    database.add_argument(
-        "--postgres",
-        metavar="SERVER_URL",
-        help="create a throw-away database on this server (postgresql://postgres@127.0.0.1:5432)",
-    )
-    arguments = parser.parse_args()
-    warnings.simplefilter("ignore")
-    if arguments.postgres:
-        with throwaway_postgres(arguments.postgres) as database_url:
-            run(arguments, database_url)
-    else:
-        run(arguments, arguments.database_url)
+    add_database_arguments(parser)
+    run_on_database(parser.parse_args(), run)
 
 
 if __name__ == "__main__":

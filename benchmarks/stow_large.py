@@ -26,7 +26,6 @@ import struct
 import sys
 import tempfile
 import time
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -35,15 +34,16 @@ import pydicom
 from _harness import (
     MIB,
     RssSampler,
+    add_database_arguments,
     cpu_seconds,
     create_store,
     machine,
     mib,
     proc_status,
     reset_peak_rss,
+    run_on_database,
     running_server,
     store_metrics,
-    throwaway_postgres,
 )
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
@@ -221,22 +221,8 @@ def main() -> None:
     parser.add_argument("--size-mib", type=float, default=1024, help="request size (1024)")
     parser.add_argument("--instance-mib", type=float, default=16, help="instance size (16)")
     parser.add_argument("--timeout", type=float, default=900, help="HTTP timeout in s (900)")
-    database = parser.add_mutually_exclusive_group()
-    database.add_argument(
-        "--database-url", help="index database URL, used as is (an existing PostgreSQL database)"
-    )
-    database.add_argument(
-        "--postgres",
-        metavar="SERVER_URL",
-        help="create a throw-away database on this server (postgresql://postgres@127.0.0.1:5432)",
-    )
-    arguments = parser.parse_args()
-    warnings.simplefilter("ignore")
-    if arguments.postgres:
-        with throwaway_postgres(arguments.postgres) as database_url:
-            run(arguments, database_url)
-    else:
-        run(arguments, arguments.database_url)
+    add_database_arguments(parser)
+    run_on_database(parser.parse_args(), run)
 
 
 if __name__ == "__main__":

@@ -145,18 +145,13 @@ class FileSystemBlobStore:
 
     def size(self, key: str) -> int:
         """The file's size; see ``BlobStore.size``."""
-        path = self._path(validate_key(key))
-        with self._annotate("sizing", key):
-            try:
-                status = os.stat(path)
-            except _MISSING:
-                raise NotFound(f"no blob under key {key!r}") from None
-        if not stat.S_ISREG(status.st_mode):
-            raise NotFound(f"no blob under key {key!r}")
-        return status.st_size
+        return self._stat(key).st_size
 
     def modified(self, key: str) -> datetime:
         """The file's modification time; see ``BlobStore.modified``."""
+        return datetime.fromtimestamp(self._stat(key).st_mtime, UTC)
+
+    def _stat(self, key: str) -> os.stat_result:
         path = self._path(validate_key(key))
         with self._annotate("inspecting", key):
             try:
@@ -165,7 +160,7 @@ class FileSystemBlobStore:
                 raise NotFound(f"no blob under key {key!r}") from None
         if not stat.S_ISREG(status.st_mode):
             raise NotFound(f"no blob under key {key!r}")
-        return datetime.fromtimestamp(status.st_mtime, UTC)
+        return status
 
     def exists(self, key: str) -> bool:
         """Whether a regular file holds ``key``; see ``BlobStore.exists``."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -44,6 +45,10 @@ class Spool:
         self._file.write(chunk)
         self._hash.update(chunk)
         self._size += len(chunk)
+
+    def write_all(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.write(chunk)
 
     def finish(self) -> StagedFile:
         """Close the file; from now on the caller owns it (and must move or discard it)."""

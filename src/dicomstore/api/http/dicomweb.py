@@ -143,14 +143,16 @@ async def _spool(services: Services, chunks: AsyncIterable[bytes]) -> StagedFile
     and memory stays bounded whatever the size."""
     spool = await run_in_threadpool(services.stow.spool)
     with spool:
-        pending = bytearray()
+        pending: list[bytes] = []
+        size = 0
         async for chunk in chunks:
-            pending += chunk
-            if len(pending) >= _SPOOL_WRITE_BYTES:
-                await run_in_threadpool(spool.write, bytes(pending))
-                pending.clear()
+            pending.append(chunk)
+            size += len(chunk)
+            if size >= _SPOOL_WRITE_BYTES:
+                await run_in_threadpool(spool.write_all, pending)
+                pending, size = [], 0
         if pending:
-            await run_in_threadpool(spool.write, bytes(pending))
+            await run_in_threadpool(spool.write_all, pending)
         return await run_in_threadpool(spool.finish)
 
 

@@ -20,8 +20,10 @@ import pydicom
 from pydicom.data import get_charset_files, get_testdata_files
 from pydicom.dataelem import DataElement
 from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.encaps import generate_frames
 from pydicom.filebase import DicomBytesIO
 from pydicom.filewriter import write_data_element
+from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import UID, ExplicitVRLittleEndian, generate_uid
 
 DATA_ROOT = Path(os.path.dirname(pydicom.data.__file__))
@@ -195,3 +197,19 @@ def save_file(tmp_path: Path, dataset: Dataset, transfer_syntax: str) -> Path:
     path = tmp_path / f"{generate_uid()}.dcm"
     dataset.save_as(path, enforce_file_format=True)
     return path
+
+
+def pydicom_frames(dataset: Dataset) -> list[bytes]:
+    """Each frame's bytes as stored, as pydicom finds them: the reference for frame ranges."""
+    count = int(dataset.get("NumberOfFrames") or 1)
+    if dataset.file_meta.TransferSyntaxUID.is_encapsulated:
+        extended = None
+        if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
+            extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
+        return list(
+            generate_frames(dataset.PixelData, number_of_frames=count, extended_offsets=extended)
+        )
+    tag = next(tag for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009) if tag in dataset)
+    pixels = dataset[tag].value
+    length = get_expected_length(dataset, "bytes") // count
+    return [pixels[index * length : (index + 1) * length] for index in range(count)]

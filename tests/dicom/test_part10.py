@@ -11,7 +11,6 @@ import pytest
 from pydicom.dataelem import RawDataElement
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.encaps import encapsulate, encapsulate_extended, generate_frames
-from pydicom.pixels.utils import get_expected_length
 from pydicom.uid import (
     UID,
     ExplicitVRLittleEndian,
@@ -27,7 +26,7 @@ from dicomstore.dicom.frames import (
 )
 from dicomstore.dicom.part10 import DEFER_SIZE, InstanceHeader, read_instance
 from dicomstore.errors import InvalidArgument
-from tests.dicom.corpus import DATA_ROOT, TEST_FILES, corpus, corpus_id
+from tests.dicom.corpus import DATA_ROOT, TEST_FILES, corpus, corpus_id, pydicom_frames
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -123,7 +122,7 @@ def test_frame_ranges_hold_pydicom_frames(path: Path) -> None:
         return
     assert header.frames_unavailable is None
     assert len(header.frames) == header.number_of_frames
-    assert [_read_frame(path, frame) for frame in header.frames] == _pydicom_frames(full)
+    assert [_read_frame(path, frame) for frame in header.frames] == pydicom_frames(full)
 
 
 @pytest.mark.parametrize("path", WITH_PIXELS, ids=corpus_id)
@@ -338,21 +337,6 @@ def _read_range(path: Path, offset: int, length: int) -> bytes:
 
 def _read_frame(path: Path, frame: FrameRanges) -> bytes:
     return b"".join(_read_range(path, offset, length) for offset, length in frame)
-
-
-def _pydicom_frames(dataset: Dataset) -> list[bytes]:
-    count = int(dataset.get("NumberOfFrames") or 1)
-    if dataset.file_meta.TransferSyntaxUID.is_encapsulated:
-        extended = None
-        if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
-            extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
-        return list(
-            generate_frames(dataset.PixelData, number_of_frames=count, extended_offsets=extended)
-        )
-    tag = next(tag for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009) if tag in dataset)
-    pixels = dataset[tag].value
-    length = get_expected_length(dataset, "bytes") // count
-    return [pixels[index * length : (index + 1) * length] for index in range(count)]
 
 
 def _image(

@@ -18,8 +18,6 @@ import pydicom
 import pytest
 from dicomweb_client.api import DICOMwebClient
 from pydicom.dataset import Dataset
-from pydicom.encaps import generate_frames
-from pydicom.pixels.utils import get_expected_length
 from pydicom.sequence import Sequence
 from pydicom.uid import (
     DeflatedExplicitVRLittleEndian,
@@ -43,7 +41,7 @@ from tests.api.http.dicomweb_support import (
     stores_api,
     stow_content_type,
 )
-from tests.dicom.corpus import DATA_ROOT, element_at, reference_json
+from tests.dicom.corpus import DATA_ROOT, element_at, pydicom_frames, reference_json
 from tests.processes import ServerProcess
 
 # pydicom warns about the invalid values its test files carry on purpose.
@@ -109,22 +107,6 @@ def little_endian_value(dataset: Dataset, path: str) -> bytes:
         )
     values = [value] if isinstance(value, int | float) else list(value)
     return pack(f"<{len(values)}{_PACK[element.VR]}", *values)
-
-
-def pydicom_frames(dataset: Dataset) -> list[bytes]:
-    """Each frame's bytes as stored, by pydicom (as ``tests/dicom/test_part10.py`` does)."""
-    count = int(dataset.get("NumberOfFrames") or 1)
-    if dataset.file_meta.TransferSyntaxUID.is_encapsulated:
-        extended = None
-        if "ExtendedOffsetTable" in dataset and "ExtendedOffsetTableLengths" in dataset:
-            extended = (dataset.ExtendedOffsetTable, dataset.ExtendedOffsetTableLengths)
-        return list(
-            generate_frames(dataset.PixelData, number_of_frames=count, extended_offsets=extended)
-        )
-    tag = next(tag for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009) if tag in dataset)
-    pixels = dataset[tag].value
-    length = get_expected_length(dataset, "bytes") // count
-    return [pixels[index * length : (index + 1) * length] for index in range(count)]
 
 
 # -- pydicom's test files, stored once per engine -----------------------------------------------

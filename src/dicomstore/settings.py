@@ -8,6 +8,7 @@
 | database_url   | ``DICOMSTORE_DATABASE_URL`` | SQLite file ``index.sqlite3`` in data_dir |
 | blob_url       | ``DICOMSTORE_BLOB_URL``     | folder ``blobs`` in data_dir              |
 | qido_mode      | ``DICOMSTORE_QIDO_MODE``    | ``google`` (or ``standard``: PS3.18 QIDO) |
+| frame_cache_mib | ``DICOMSTORE_FRAME_CACHE_MIB`` | ``256`` (rendered/converted frames kept) |
 | log_level      | ``DICOMSTORE_LOG_LEVEL``    | ``info``                                  |
 
 A command-line flag wins over its variable.
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     database_url: str | None = None
     blob_url: str | None = None
     qido_mode: QidoMode = QidoMode.GOOGLE
+    frame_cache_mib: int = Field(default=256, ge=0)
     log_level: LogLevel = LogLevel.INFO
 
     @field_validator("log_level", mode="before")

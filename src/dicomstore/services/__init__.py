@@ -10,9 +10,11 @@ from dicomstore.index import Index
 from dicomstore.services.datasets import DatasetService
 from dicomstore.services.dicom_stores import DicomStoreService
 from dicomstore.services.dicomweb_delete import DicomWebDeleteService
+from dicomstore.services.frame_cache import FrameCache
 from dicomstore.services.locations import LocationService
 from dicomstore.services.metrics import MetricsService
 from dicomstore.services.operations import OperationService
+from dicomstore.services.render import RenderService
 from dicomstore.services.retrieve import RetrieveService
 from dicomstore.services.search import SearchService
 from dicomstore.services.stow import StowService
@@ -33,6 +35,7 @@ class Services:
     operations: OperationService
     stow: StowService
     retrieve: RetrieveService
+    render: RenderService
     search: SearchService
     dicomweb_delete: DicomWebDeleteService
     metrics: MetricsService
@@ -40,7 +43,12 @@ class Services:
 
     @classmethod
     def over(
-        cls, index: Index, blobs: BlobStore, *, qido_mode: QidoMode = QidoMode.GOOGLE
+        cls,
+        index: Index,
+        blobs: BlobStore,
+        *,
+        qido_mode: QidoMode = QidoMode.GOOGLE,
+        frame_cache_bytes: int = 256 * 1024 * 1024,
     ) -> Services:
         return cls(
             index=index,
@@ -51,6 +59,7 @@ class Services:
             operations=OperationService(index),
             stow=StowService(index, blobs),
             retrieve=RetrieveService(index, blobs),
+            render=RenderService(index, blobs, FrameCache(frame_cache_bytes)),
             search=SearchService(index, qido_mode),
             dicomweb_delete=DicomWebDeleteService(index, blobs),
             metrics=MetricsService(index),

@@ -33,6 +33,7 @@ from dicomstore.api.http.negotiation import (
     BULKDATA_OFFERS,
     JSON_MEDIA_TYPES,
     METADATA_OFFERS,
+    RENDERED_OFFERS,
     SEARCH_OFFERS,
     STORE_OFFERS,
     Offer,
@@ -47,6 +48,8 @@ from dicomstore.dicom.from_json import (
     inline_binary_syntax,
     parse_metadata_part,
 )
+from dicomstore.dicom.qido import QidoMode
+from dicomstore.dicom.render import RenderParameters
 from dicomstore.dicom.stow_response import (
     FailedInstance,
     StoreOutcome,
@@ -323,6 +326,52 @@ async def retrieve_bulk_data(request: Request) -> Response:
     return _multipart(iter([part]), MediaType("multipart/related", {"type": _OCTETS}))
 
 
+# --- rendered images and thumbnails ----------------------------------------------------------
+
+
+def _single_frame_number(request: Request) -> int | None:
+    text = request.path_params.get("frames")
+    if text is None:
+        return None
+    numbers = parse_frame_numbers(text)
+    if len(numbers) != 1:
+        raise InvalidArgument("A rendered frame or thumbnail resource names exactly one frame.")
+    return numbers[0]
+
+
+def _image_offers(services: Services) -> tuple[Offer, ...]:
+    # GIF (animated, for multi-frame instances) is the standard's, not Google's (spec §4.3).
+    if services.search.mode is QidoMode.STANDARD:
+        return (*RENDERED_OFFERS, Offer("image/gif"))
+    return RENDERED_OFFERS
+
+
+async def retrieve_rendered(request: Request) -> Response:
+    """Rendered instance or frame (PS3.18 §10.4.1.1.5): JPEG by default, or PNG."""
+    services = _services(request)
+    scope = _scope(request)
+    frame = _single_frame_number(request)
+    offer = negotiate(request.headers.get("accept"), _image_offers(services))
+    parameters = RenderParameters.parse(request.query_params.multi_items())
+    image = await run_in_threadpool(
+        services.render.rendered, scope, frame, offer.media_type, parameters
+    )
+    return Response(image, media_type=offer.media_type)
+
+
+async def retrieve_thumbnail(request: Request) -> Response:
+    """Thumbnail of a study, series, instance or frame (PS3.18 §10.4.3.3.4)."""
+    services = _services(request)
+    scope = _scope(request)
+    frame = _single_frame_number(request)
+    offer = negotiate(request.headers.get("accept"), RENDERED_OFFERS)
+    parameters = RenderParameters.parse(request.query_params.multi_items(), thumbnail=True)
+    image = await run_in_threadpool(
+        services.render.thumbnail, scope, frame, offer.media_type, parameters
+    )
+    return Response(image, media_type=offer.media_type)
+
+
 # --- QIDO-RS --------------------------------------------------------------------------------
 
 
@@ -433,6 +482,12 @@ routes = [
     Route(INSTANCE + "/metadata", retrieve_metadata, methods=["GET"]),
     Route(INSTANCE + "/frames/{frames}", retrieve_frames, methods=["GET"]),
     Route(INSTANCE + "/bulkdata/{path:path}", retrieve_bulk_data, methods=["GET"]),
+    Route(INSTANCE + "/rendered", retrieve_rendered, methods=["GET"]),
+    Route(INSTANCE + "/frames/{frames}/rendered", retrieve_rendered, methods=["GET"]),
+    Route(STUDY + "/thumbnail", retrieve_thumbnail, methods=["GET"]),
+    Route(SERIES + "/thumbnail", retrieve_thumbnail, methods=["GET"]),
+    Route(INSTANCE + "/thumbnail", retrieve_thumbnail, methods=["GET"]),
+    Route(INSTANCE + "/frames/{frames}/thumbnail", retrieve_thumbnail, methods=["GET"]),
     Route(STUDY, endpoint(delete_study), methods=["DELETE"]),
     Route(SERIES, endpoint(delete_series), methods=["DELETE"]),
     Route(INSTANCE, endpoint(delete_instance), methods=["DELETE"]),

@@ -146,7 +146,12 @@ def serve(settings: Settings) -> None:
         sock.close()
         index.close()
         raise
-    services = Services.over(index, blobs, qido_mode=settings.qido_mode)
+    services = Services.over(
+        index,
+        blobs,
+        qido_mode=settings.qido_mode,
+        frame_cache_bytes=settings.frame_cache_mib * 1024 * 1024,
+    )
     stop_sweeping = threading.Event()
     sweeper = threading.Thread(
         target=services.sweep.run_periodically,

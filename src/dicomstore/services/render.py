@@ -1,0 +1,88 @@
+"""Rendered images and thumbnails (``dicomweb-conformance.md`` §4.3, PS3.18 §10.4.1.1.5 and
+§10.4.3.3.4): the stored instance decoded one frame at a time and turned into JPEG, PNG or GIF.
+
+Results are kept in a size-bounded cache keyed by the immutable blob key, so a viewer scrolling
+back over frames is answered without decoding them again.
+"""
+
+from __future__ import annotations
+
+import pydicom
+from pydicom.dataset import Dataset
+
+from dicomstore.blobs import BlobStore
+from dicomstore.dicom.render import (
+    RenderParameters,
+    render_frame,
+    render_instance,
+    render_thumbnail,
+    representative_index,
+)
+from dicomstore.errors import NotFound
+from dicomstore.index import Index
+from dicomstore.index import dicom_stores as store_rows
+from dicomstore.index import instances as instance_rows
+from dicomstore.index.instances import InstanceLocation
+from dicomstore.services.frame_cache import FrameCache
+from dicomstore.services.retrieve import Scope
+
+__all__ = ["RenderService"]
+
+
+class RenderService:
+    def __init__(self, index: Index, blobs: BlobStore, cache: FrameCache) -> None:
+        self.index = index
+        self.blobs = blobs
+        self.cache = cache
+
+    def rendered(
+        self,
+        scope: Scope,
+        frame_number: int | None,
+        media_type: str,
+        parameters: RenderParameters,
+    ) -> bytes:
+        """An instance (first frame, or every frame as an animated GIF) or one of its frames."""
+        (instance,) = self._locate(scope)
+
+        def make() -> bytes:
+            dataset = self._dataset(instance)
+            if frame_number is None:
+                return render_instance(dataset, media_type, parameters)
+            return render_frame(dataset, frame_number - 1, media_type, parameters)
+
+        key = ("rendered", instance.blob_key, frame_number, media_type, repr(parameters))
+        return self.cache.get_or_make(key, make)
+
+    def thumbnail(
+        self,
+        scope: Scope,
+        frame_number: int | None,
+        media_type: str,
+        parameters: RenderParameters,
+    ) -> bytes:
+        """A small image standing for a study, series, instance or frame: the middle instance of
+        the study or series, its middle frame unless a frame is named."""
+        found = self._locate(scope)
+        instance = found[representative_index(len(found))]
+
+        def make() -> bytes:
+            frame_index = None if frame_number is None else frame_number - 1
+            dataset = self._dataset(instance)
+            return render_thumbnail(dataset, media_type, parameters, frame_index=frame_index)
+
+        key = ("thumbnail", instance.blob_key, frame_number, media_type, repr(parameters))
+        return self.cache.get_or_make(key, make)
+
+    def _locate(self, scope: Scope) -> list[InstanceLocation]:
+        with self.index.transaction() as tx:
+            store = store_rows.get_by_name(tx, scope.store)
+            found = instance_rows.locate(tx, store.pk, scope.study, scope.series, scope.instance)
+        if not found:
+            raise NotFound(f"{scope.describe()} not found.")
+        return found
+
+    def _dataset(self, instance: InstanceLocation) -> Dataset:
+        # The whole instance is read: pydicom needs the pixel data value to decode a frame of it.
+        with self.blobs.open(instance.blob_key) as stream:
+            return pydicom.dcmread(stream)

@@ -285,9 +285,11 @@ def test_google_jpeg_example() -> None:
     (frame,) = generate_frames(back.PixelData, number_of_frames=1)
     assert frame.rstrip(b"\x00") == jpeg
     if decodable(JPEGBaseline8Bit):
-        np.testing.assert_array_equal(
-            pixels(back), np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB"))
-        )
+        # Lossy JPEG: decoders differ by a few steps of chroma upsampling and rounding
+        # (pylibjpeg's libjpeg against Pillow's), never more.
+        expected = np.asarray(Image.open(io.BytesIO(jpeg)).convert("RGB")).astype(int)
+        difference = np.abs(pixels(back).astype(int) - expected)
+        assert difference.max() <= 4 and difference.mean() < 1
 
 
 def test_native_multi_frame_and_bulk_file(tmp_path: Path) -> None:

@@ -30,6 +30,7 @@ __all__ = [
     "known_blob_keys",
     "locate",
     "metadata_of",
+    "metadata_text",
     "remove",
     "series_totals",
     "store_totals",
@@ -246,6 +247,7 @@ class InstanceLocation:
     storage_class: str
     storage_class_update_time: datetime | None
     structured_size_bytes: int
+    pk: int
 
 
 def _scope(
@@ -288,6 +290,7 @@ def locate(
         instances.c.storage_class,
         instances.c.storage_class_update_time,
         instances.c.structured_size_bytes,
+        instances.c.pk,
     ).select_from(instances.join(series).join(studies))
     rows = tx.execute(_ordered(query.where(*_scope(store_pk, study, series_uid, sop))))
     return [InstanceLocation(*row) for row in rows]
@@ -309,6 +312,12 @@ def metadata_of(
     query = sa.select(document).select_from(instances.join(series).join(studies))
     rows = tx.execute(_ordered(query.where(*_scope(store_pk, study, series_uid, sop))))
     return [text for (text,) in rows]
+
+
+def metadata_text(tx: sa.Connection, instance_pk: int) -> str | None:
+    """One instance's stored DICOM JSON, serialised (see ``metadata_of``)."""
+    document = sa.cast(instances.c.metadata, sa.Text)
+    return tx.execute(sa.select(document).where(instances.c.pk == instance_pk)).scalar()
 
 
 def _locked_study(tx: sa.Connection, store_pk: int, study: str) -> int | None:

@@ -50,6 +50,7 @@ class Services:
         qido_mode: QidoMode = QidoMode.GOOGLE,
         frame_cache_bytes: int = 256 * 1024 * 1024,
     ) -> Services:
+        cache = FrameCache(frame_cache_bytes)
         return cls(
             index=index,
             blobs=blobs,
@@ -58,8 +59,8 @@ class Services:
             dicom_stores=DicomStoreService(index, blobs),
             operations=OperationService(index),
             stow=StowService(index, blobs),
-            retrieve=RetrieveService(index, blobs),
-            render=RenderService(index, blobs, FrameCache(frame_cache_bytes)),
+            retrieve=RetrieveService(index, blobs, cache),
+            render=RenderService(index, blobs, cache),
             search=SearchService(index, qido_mode),
             dicomweb_delete=DicomWebDeleteService(index, blobs),
             metrics=MetricsService(index),

@@ -6,25 +6,34 @@ metadata (no file is re-read), frame and bulk data byte ranges for range reads.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
-from pydicom.uid import UID, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+from pydicom.uid import UID
 
 from dicomstore.blobs import BlobStore
 from dicomstore.dicom import bulk_data_value, to_little_endian
 from dicomstore.dicom.frames import native_frames
 from dicomstore.dicom.json import walk_bulk_data
-from dicomstore.dicom.transcode import can_transcode, transcode
+from dicomstore.dicom.transcode import (
+    PixelDescription,
+    describe_pixels,
+    frame_in_syntax,
+    transcode,
+    transcode_capability,
+)
 from dicomstore.errors import InvalidArgument, NotAcceptable, NotFound
 from dicomstore.index import Index
 from dicomstore.index import dicom_stores as store_rows
 from dicomstore.index import instances as instance_rows
 from dicomstore.index.instances import InstanceLocation
 from dicomstore.names import DicomStoreName
+from dicomstore.services.frame_cache import FrameCache
 
 __all__ = ["Frame", "RetrieveService", "Scope", "absolute_bulk_data_uris", "parse_frame_numbers"]
 
@@ -80,9 +89,10 @@ def parse_frame_numbers(text: str) -> list[int]:
 
 
 class RetrieveService:
-    def __init__(self, index: Index, blobs: BlobStore) -> None:
+    def __init__(self, index: Index, blobs: BlobStore, cache: FrameCache) -> None:
         self.index = index
         self.blobs = blobs
+        self.cache = cache
 
     def locate(self, scope: Scope) -> list[InstanceLocation]:
         with self.index.transaction() as tx:
@@ -92,15 +102,37 @@ class RetrieveService:
             raise NotFound(f"{scope.describe()} not found.")
         return found
 
-    def check_producible(self, instances: list[InstanceLocation], transfer_syntax: str) -> None:
-        """NotAcceptable unless every instance can be sent in ``transfer_syntax``."""
+    def producible(self, instances: list[InstanceLocation], transfer_syntax: str) -> str | None:
+        """Why the instances cannot all be sent in ``transfer_syntax`` (None: they can)."""
         for instance in instances:
-            if not can_transcode(instance.transfer_syntax_uid, transfer_syntax):
-                raise NotAcceptable(
-                    f"Instance {instance.sop_instance_uid} is stored in transfer syntax "
-                    f"{instance.transfer_syntax_uid} and cannot be converted to "
-                    f"{transfer_syntax}; ask for transfer-syntax=* to get it as stored."
+            stored = instance.transfer_syntax_uid
+            if transfer_syntax in ("*", stored):
+                continue
+            capability = transcode_capability(stored, transfer_syntax, self._pixels(instance))
+            if not capability.possible:
+                return (
+                    f"Instance {instance.sop_instance_uid} is stored in transfer syntax {stored} "
+                    f"and cannot be sent in {transfer_syntax}: {capability.reason}"
                 )
+        return None
+
+    def first_producible(
+        self, instances: list[InstanceLocation], transfer_syntaxes: list[str]
+    ) -> int:
+        """Index of the first of ``transfer_syntaxes`` (the client's preference order) that every
+        instance can be sent in; NotAcceptable, with the reason, if none."""
+        reasons = []
+        for position, syntax in enumerate(transfer_syntaxes):
+            reason = self.producible(instances, syntax)
+            if reason is None:
+                return position
+            reasons.append(reason)
+        raise NotAcceptable(reasons[0] if reasons else "No acceptable transfer syntax.")
+
+    def _pixels(self, instance: InstanceLocation) -> PixelDescription | None:
+        with self.index.transaction() as tx:
+            text = instance_rows.metadata_text(tx, instance.pk)
+        return describe_pixels(json.loads(text)) if text is not None else None
 
     def instance_chunks(
         self, instance: InstanceLocation, transfer_syntax: str
@@ -132,16 +164,15 @@ class RetrieveService:
         """Each requested frame of one instance, as stored (``*``) or in ``transfer_syntax``."""
         (instance,) = self.locate(scope)
         stored = instance.transfer_syntax_uid
-        if transfer_syntax not in ("*", stored) and not (
-            transfer_syntax == ExplicitVRLittleEndian and stored == ImplicitVRLittleEndian
-        ):
-            # Native little-endian frames are the same bytes whatever the VR encoding; anything
-            # else needs decoding, which is not available here.
-            raise NotAcceptable(
-                f"The frames of {scope.describe()} are stored in transfer syntax {stored} and "
-                f"cannot be converted to {transfer_syntax}; ask for transfer-syntax=* to get "
-                "them as stored."
-            )
+        pixels: PixelDescription | None = None
+        if transfer_syntax not in ("*", stored):
+            pixels = self._pixels(instance)
+            capability = transcode_capability(stored, transfer_syntax, pixels)
+            if not capability.possible:
+                raise NotAcceptable(
+                    f"The frames of {scope.describe()} are stored in transfer syntax {stored} "
+                    f"and cannot be sent in {transfer_syntax}: {capability.reason}"
+                )
         count = instance.number_of_frames or 0
         if count == 0:
             raise InvalidArgument(f"{scope.describe()} has no pixel data, so it has no frames.")
@@ -155,7 +186,11 @@ class RetrieveService:
         if instance.frame_ranges is None and UID(stored).is_deflated:
             # A deflated file is a zlib stream: no byte range of it is a frame (rare: inflate).
             inflated = _inflated_frames(self._inflated(instance), count, scope)
-            return [Frame(number, inflated[number - 1], sent) for number in numbers]
+            return [
+                Frame(number, self._converted(inflated[number - 1], stored, pixels,
+                                              transfer_syntax), sent)
+                for number in numbers
+            ]  # fmt: skip
         if instance.frame_ranges is None:
             raise InvalidArgument(
                 f"The frames of {scope.describe()} cannot be retrieved one by one (its transfer "
@@ -164,13 +199,31 @@ class RetrieveService:
             )
         frames = []
         for number in numbers:
-            ranges = instance.frame_ranges[number - 1]
-            data = b"".join(
-                self.blobs.read_range(instance.blob_key, offset, length)
-                for offset, length in ranges
-            )
-            frames.append(Frame(number, data, sent))
+            read = partial(self._read_ranges, instance.blob_key, instance.frame_ranges[number - 1])
+            if pixels is None:
+                frames.append(Frame(number, read(), sent))
+                continue
+            convert = partial(self._converted_read, read, stored, pixels, transfer_syntax)
+            key = ("frame", instance.blob_key, number, transfer_syntax)
+            frames.append(Frame(number, self.cache.get_or_make(key, convert), sent))
         return frames
+
+    def _read_ranges(self, key: str, ranges: list[Any]) -> bytes:
+        return b"".join(self.blobs.read_range(key, offset, length) for offset, length in ranges)
+
+    @staticmethod
+    def _converted_read(
+        read: Callable[[], bytes], stored: str, pixels: PixelDescription, transfer_syntax: str
+    ) -> bytes:
+        return frame_in_syntax(read(), stored, pixels, transfer_syntax)
+
+    @staticmethod
+    def _converted(
+        frame: bytes, stored: str, pixels: PixelDescription | None, transfer_syntax: str
+    ) -> bytes:
+        if pixels is None:
+            return frame
+        return frame_in_syntax(frame, stored, pixels, transfer_syntax)
 
     def bulk_data(self, scope: Scope, path: str) -> bytes:
         """The value of the bulk data element at ``path``, little endian (spec §4.5)."""

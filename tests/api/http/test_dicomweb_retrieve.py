@@ -5,6 +5,7 @@ transfer syntax, and the error paths."""
 
 from __future__ import annotations
 
+import io
 import json
 from array import array
 from collections.abc import Callable
@@ -14,6 +15,7 @@ from struct import pack
 from typing import Any
 
 import httpx
+import numpy as np
 import pydicom
 import pytest
 from dicomweb_client.api import DICOMwebClient
@@ -232,25 +234,42 @@ def test_frames_are_pydicoms(server: ServerProcess, corpus: StoredCorpus, file: 
     assert frames == pydicom_frames(read_dataset(file.path))
 
 
+def sent_frame_bytes(sent: Any, pixels: Any) -> bytes:
+    """Native frame bytes as a little-endian sender lays them out (pixels as decoded)."""
+    return bytes(pixels.astype(pixels.dtype.newbyteorder("<")).tobytes())
+
+
 def _corpus_file(name: str) -> CorpusFile:
     return next(file for file in FILES if file.path == DATA_ROOT / "test_files" / name)
 
 
 @pytest.mark.parametrize("name", ["MR_small_bigendian.dcm", "SC_rgb_rle.dcm", "JPEG2000.dcm"])
-def test_what_cannot_be_transcoded_yet_is_406(
+def test_big_endian_and_compressed_instances_come_back_decoded_by_default(
     healthcare: Any, corpus: StoredCorpus, name: str
 ) -> None:
-    """Big endian and compressed instances by default (Explicit VR Little Endian): 406."""
+    """Google's default is Explicit VR Little Endian (spec §4.1): the stored instance is decoded,
+    its pixels the same as pydicom's decode of the original; frames likewise (spec §4.2)."""
     file = _corpus_file(name)
     store = corpus.store_of[file.path]
-    instances = stores_api(healthcare).studies().series().instances()
-    request = instances.retrieveInstance(parent=store, dicomWebPath=file.instance_path)
-    status, error = error_of(request, accept=None)
-    assert (status, error["status"]) == (406, "INVALID_ARGUMENT")
-    frames = instances.frames().retrieveFrames(
-        parent=store, dicomWebPath=f"{file.instance_path}/frames/1"
+    original = read_dataset(file.path)
+    response = _retrieve(healthcare, "retrieveInstance", store, file.instance_path)
+    [(headers, content)] = response.parts()
+    assert headers["content-type"] == f"application/dicom; transfer-syntax={ExplicitVRLittleEndian}"
+    sent = pydicom.dcmread(io.BytesIO(content))
+    assert sent.file_meta.TransferSyntaxUID == ExplicitVRLittleEndian
+    assert sent.SOPInstanceUID == original.SOPInstanceUID
+    np.testing.assert_array_equal(sent.pixel_array, original.pixel_array)
+    frames = _retrieve(healthcare, "retrieveFrames", store, f"{file.instance_path}/frames/1")
+    [(frame_headers, frame)] = frames.parts()
+    assert frame_headers["content-type"] == (
+        f"application/octet-stream; transfer-syntax={ExplicitVRLittleEndian}"
     )
-    assert error_of(frames, accept=None)[0] == 406
+    first = (
+        original.pixel_array
+        if int(original.get("NumberOfFrames") or 1) == 1
+        else (original.pixel_array[0])
+    )
+    assert frame == sent_frame_bytes(sent, first)
 
 
 def test_deflated_instance_comes_back_inflated_by_default(
@@ -443,15 +462,18 @@ def test_native_little_endian_syntaxes_on_request(
         assert content == part10(original)  # never transcoded
 
 
-def test_compressed_instance_needs_any_syntax(healthcare: Any, study: Study) -> None:
+def test_a_lossy_instance_is_decoded_by_default_and_stored_bytes_need_any_syntax(
+    healthcare: Any, study: Study
+) -> None:
     jpeg = study.jpeg
     path = instance_path(jpeg.StudyInstanceUID, jpeg.SeriesInstanceUID, jpeg.SOPInstanceUID)
-    instances = stores_api(healthcare).studies().series().instances()
-    for accept in (None, 'multipart/related; type="application/dicom"', "application/dicom"):
-        request = instances.retrieveInstance(parent=study.store, dicomWebPath=path)
-        status, error = error_of(request, accept=accept)
-        assert (status, error["status"]) == (406, "INVALID_ARGUMENT")
-        assert "transfer-syntax=*" in error["message"]
+    for accept in (None, 'multipart/related; type="application/dicom"'):
+        decoded = _retrieve(healthcare, "retrieveInstance", study.store, path, accept=accept)
+        [(headers, content)] = decoded.parts()
+        assert headers["content-type"].endswith(f"transfer-syntax={ExplicitVRLittleEndian}")
+        sent = pydicom.dcmread(io.BytesIO(content))
+        assert sent.LossyImageCompression == "01"  # decoding cannot undo the loss
+        np.testing.assert_array_equal(sent.pixel_array, jpeg.pixel_array)
     response = _retrieve(
         healthcare, "retrieveInstance", study.store, path, accept=ANY_SYNTAX_PART10
     )
@@ -461,12 +483,9 @@ def test_compressed_instance_needs_any_syntax(healthcare: Any, study: Study) -> 
         == f"application/dicom; transfer-syntax={jpeg.file_meta.TransferSyntaxUID}"
     )
     assert content == JPEG_BASELINE_FILE.read_bytes()
-    # The study holding only this instance, too.
-    studies = stores_api(healthcare).studies()
-    status, _ = error_of(
-        studies.retrieveStudy(parent=study.store, dicomWebPath=f"studies/{jpeg.StudyInstanceUID}")
-    )
-    assert status == 406
+    # The study holding only this instance comes back decoded too.
+    whole = _retrieve(healthcare, "retrieveStudy", study.store, f"studies/{jpeg.StudyInstanceUID}")
+    assert len(whole.parts()) == 1
 
 
 def test_study_and_series_retrieval(server: ServerProcess, healthcare: Any, study: Study) -> None:
@@ -717,7 +736,7 @@ def test_unacceptable_accept_is_406(healthcare: Any, study: Study) -> None:
     for accept in (
         "text/html",
         'multipart/related; type="image/jpeg"',
-        "application/dicom; transfer-syntax=1.2.840.10008.1.2.4.50",
+        "application/dicom; transfer-syntax=1.2.840.10008.1.2.2",  # big endian is retired
     ):
         status, error = error_of(
             instances.retrieveInstance(parent=study.store, dicomWebPath=path), accept=accept

@@ -38,6 +38,7 @@ from dicomstore.api.http.negotiation import (
     STORE_OFFERS,
     Offer,
     negotiate,
+    rank,
     transfer_syntax_offers,
 )
 from dicomstore.dicom.attributes import Level
@@ -78,13 +79,39 @@ _DICOM_JSON = "application/dicom+json"
 _MAX_METADATA_PART = 256 * 1024 * 1024
 _SPOOL_WRITE_BYTES = 1024 * 1024
 _OCTETS = "application/octet-stream"
-# What a stored instance can be sent as: as stored, or in a native little-endian syntax.
-_INSTANCE_SYNTAXES = ("*", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99")
+# What an instance may be asked for in (spec §4.1): as stored, or one of Google's syntaxes;
+# whether a given instance can be sent so is decided per instance (transcode_capability).
+_INSTANCE_SYNTAXES = (
+    "*", "1.2.840.10008.1.2.1", "1.2.840.10008.1.2", "1.2.840.10008.1.2.1.99",
+    "1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
+    "1.2.840.10008.1.2.4.70", "1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81",
+    "1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91", "1.2.840.10008.1.2.4.110",
+    "1.2.840.10008.1.2.4.111", "1.2.840.10008.1.2.4.112", "1.2.840.10008.1.2.4.201",
+    "1.2.840.10008.1.2.4.202", "1.2.840.10008.1.2.4.203", "1.2.840.10008.1.2.5",
+    "1.2.840.10008.1.2.8.1",
+)  # fmt: skip
 _INSTANCE_OFFERS = transfer_syntax_offers("multipart/related", _INSTANCE_SYNTAXES, type=_DICOM)
 _SINGLE_INSTANCE_OFFERS = _INSTANCE_OFFERS + transfer_syntax_offers(_DICOM, _INSTANCE_SYNTAXES)
-_FRAME_OFFERS = transfer_syntax_offers(
-    "multipart/related", ("*", "1.2.840.10008.1.2.1"), type=_OCTETS
-) + transfer_syntax_offers(_OCTETS, ("*", "1.2.840.10008.1.2.1"))
+# Frames (spec §4.2): media type → (its syntaxes, its default syntax, PS3.18 Table 8.7.3-5).
+_FRAME_MEDIA = {
+    _OCTETS: (("*", "1.2.840.10008.1.2.1"), "1.2.840.10008.1.2.1"),
+    "image/jpeg": (
+        ("1.2.840.10008.1.2.4.50", "1.2.840.10008.1.2.4.51", "1.2.840.10008.1.2.4.57",
+         "1.2.840.10008.1.2.4.70"),
+        "1.2.840.10008.1.2.4.70",
+    ),
+    "image/jls": (("1.2.840.10008.1.2.4.80", "1.2.840.10008.1.2.4.81"), "1.2.840.10008.1.2.4.80"),
+    "image/jp2": (("1.2.840.10008.1.2.4.90", "1.2.840.10008.1.2.4.91"), "1.2.840.10008.1.2.4.90"),
+    "image/dicom-rle": (("1.2.840.10008.1.2.5",), "1.2.840.10008.1.2.5"),
+}  # fmt: skip
+_FRAME_OFFERS = tuple(
+    offer
+    for media, (syntaxes, default) in _FRAME_MEDIA.items()
+    for offer in (
+        *transfer_syntax_offers("multipart/related", syntaxes, default=default, type=media),
+        *transfer_syntax_offers(media, syntaxes, default=default),
+    )
+)
 
 
 def _store_name(request: Request) -> DicomStoreName:
@@ -253,12 +280,18 @@ async def retrieve_instances(request: Request) -> Response:
     services = _services(request)
     scope = _scope(request)
     single = scope.instance is not None
-    offer = negotiate(
-        request.headers.get("accept"), _SINGLE_INSTANCE_OFFERS if single else _INSTANCE_OFFERS
-    )
-    syntax = offer.transfer_syntax or "*"
+    accept = request.headers.get("accept")
+    offers = _SINGLE_INSTANCE_OFFERS if single else _INSTANCE_OFFERS
+    negotiate(accept, offers)  # 400 for a malformed header, 406 when nothing listed is offered
+    ranked = rank(accept, offers)
     instances = await run_in_threadpool(services.retrieve.locate, scope)
-    services.retrieve.check_producible(instances, syntax)
+    choice = await run_in_threadpool(
+        services.retrieve.first_producible,
+        instances,
+        [offer.transfer_syntax or "*" for offer in ranked],
+    )
+    offer = ranked[choice]
+    syntax = offer.transfer_syntax or "*"
     if offer.media_type == _DICOM:
         sent, chunks = services.retrieve.instance_chunks(instances[0], syntax)
         return StreamingResponse(chunks, media_type=offer.content_type(sent))
@@ -298,20 +331,21 @@ async def retrieve_frames(request: Request) -> Response:
     frames = await run_in_threadpool(
         services.retrieve.frames, scope, numbers, offer.transfer_syntax or "*"
     )
-    if offer.media_type == _OCTETS:
+    if offer.media_type != "multipart/related":
         if len(frames) != 1:
             raise InvalidArgument(
-                "A single-part application/octet-stream answer holds one frame; ask for "
-                'multipart/related; type="application/octet-stream" to get several.'
+                f"A single-part {offer.media_type} answer holds one frame; ask for "
+                f'multipart/related; type="{offer.media_type}" to get several.'
             )
         return Response(
             frames[0].data, media_type=offer.content_type(frames[0].transfer_syntax_uid)
         )
+    part_type = offer.type or _OCTETS
     parts = (
-        ({"Content-Type": f"{_OCTETS}; transfer-syntax={frame.transfer_syntax_uid}"}, frame.data)
+        ({"Content-Type": f"{part_type}; transfer-syntax={frame.transfer_syntax_uid}"}, frame.data)
         for frame in frames
     )
-    return _multipart(parts, MediaType("multipart/related", {"type": _OCTETS}))
+    return _multipart(parts, MediaType("multipart/related", {"type": part_type}))
 
 
 async def retrieve_bulk_data(request: Request) -> Response:

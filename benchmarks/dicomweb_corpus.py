@@ -307,6 +307,12 @@ def read_requests(
         ("WADO series metadata", False,
          lambda: (series_url(rng.choice(studies)) + "/metadata", {}, JSON_ACCEPT)),
         ("WADO frame 1 (ts=*)", False, lambda: (instance_url() + "/frames/1", {}, FRAME_ACCEPT)),
+        ("WADO frame 1 as image/jls", False,
+         lambda: (instance_url() + "/frames/1", {}, "image/jls")),
+        ("WADO rendered frame (jpeg)", False,
+         lambda: (instance_url() + "/frames/1/rendered", {}, "image/jpeg")),
+        ("WADO rendered frame (png)", False,
+         lambda: (instance_url() + "/frames/1/rendered", {}, "image/png")),
     ]  # fmt: skip
     return [(name, matches, [make() for _ in range(count)]) for name, matches, make in kinds]
 

@@ -9,6 +9,7 @@
 | blob_url       | ``DICOMSTORE_BLOB_URL``     | folder ``blobs`` in data_dir              |
 | qido_mode      | ``DICOMSTORE_QIDO_MODE``    | ``google`` (or ``standard``: PS3.18 QIDO) |
 | frame_cache_mib | ``DICOMSTORE_FRAME_CACHE_MIB`` | ``256`` (rendered/converted frames kept) |
+| job_workers    | ``DICOMSTORE_JOB_WORKERS``  | ``2`` in-process operation workers (0: none) |
 | log_level      | ``DICOMSTORE_LOG_LEVEL``    | ``info``                                  |
 
 A command-line flag wins over its variable.
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     blob_url: str | None = None
     qido_mode: QidoMode = QidoMode.GOOGLE
     frame_cache_mib: int = Field(default=256, ge=0)
+    job_workers: int = Field(default=2, ge=0)
     log_level: LogLevel = LogLevel.INFO
 
     @field_validator("log_level", mode="before")

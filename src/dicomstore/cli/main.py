@@ -77,6 +77,14 @@ def serve(
             "\\[env: DICOMSTORE_QIDO_MODE; default: google]",
         ),
     ] = None,
+    job_workers: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<int>",
+            help="Threads running long-running operations (0: none in this process). "
+            "\\[env: DICOMSTORE_JOB_WORKERS; default: 2]",
+        ),
+    ] = None,
     log_level: Annotated[
         str | None,
         typer.Option(
@@ -93,6 +101,7 @@ def serve(
         "database_url": database_url,
         "blob_url": blob_url,
         "qido_mode": qido_mode,
+        "job_workers": job_workers,
         "log_level": log_level,
     }
     given = {key: value for key, value in flags.items() if value is not None}

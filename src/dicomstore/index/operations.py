@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
@@ -16,14 +17,20 @@ from dicomstore.index.schema import operations
 from dicomstore.names import OperationName
 
 __all__ = [
+    "Claim",
     "Counter",
     "OperationRow",
     "OperationState",
+    "claim",
     "finish",
+    "finish_claimed",
     "get",
+    "heartbeat",
     "insert",
     "list_page",
+    "recover",
     "request_cancel",
+    "unfinished_targets",
 ]
 
 
@@ -132,9 +139,16 @@ def get(tx: sa.Connection, dataset: DatasetRow, operation_id: str) -> OperationR
 
 
 def list_page(
-    tx: sa.Connection, dataset: DatasetRow, *, before_pk: int | None, limit: int
+    tx: sa.Connection,
+    dataset: DatasetRow,
+    *,
+    before_pk: int | None,
+    limit: int,
+    done: bool | None = None,
+    api_method_name: str | None = None,
 ) -> list[OperationRow]:
-    """Up to ``limit`` operations of the dataset, newest first, older than ``before_pk``."""
+    """Up to ``limit`` operations of the dataset, newest first, older than ``before_pk``;
+    ``done`` and ``api_method_name``, when given, narrow the list."""
     query = (
         sa.select(operations)
         .where(operations.c.dataset_pk == dataset.pk)
@@ -143,6 +157,14 @@ def list_page(
     )
     if before_pk is not None:
         query = query.where(operations.c.pk < before_pk)
+    if done is not None:
+        query = query.where(
+            operations.c.state == OperationState.DONE
+            if done
+            else operations.c.state != OperationState.DONE
+        )
+    if api_method_name is not None:
+        query = query.where(operations.c.api_method_name == api_method_name)
     return [_row(dataset, row) for row in tx.execute(query)]
 
 
@@ -180,3 +202,178 @@ def request_cancel(tx: sa.Connection, operation: OperationRow) -> None:
     tx.execute(
         operations.update().where(operations.c.pk == operation.pk).values(cancel_requested=True)
     )
+
+
+# --- Worker side: claiming, heartbeats and progress, restart recovery -----------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """A pending operation a worker has taken: what it needs to run it, nothing more."""
+
+    pk: int
+    operation_id: str
+    api_method_name: str
+    target: str | None
+    request: dict[str, Any] | None
+    attempts: int
+
+
+def _counter_values(counter: Counter) -> dict[str, int]:
+    return {
+        "counter_success": counter.success,
+        "counter_failure": counter.failure,
+        "counter_pending": counter.pending,
+        "counter_secondary_success": counter.secondary_success,
+        "counter_secondary_failure": counter.secondary_failure,
+    }
+
+
+def claim(
+    tx: sa.Connection, *, worker: str, methods: Collection[str], now: datetime
+) -> Claim | None:
+    """Take the oldest pending operation with one of ``methods`` for ``worker``, or None.
+
+    PostgreSQL skips rows another worker has locked (``FOR UPDATE SKIP LOCKED``); SQLite, which
+    has no row locks, relies on the compare-and-set below: only one ``UPDATE … WHERE
+    state='pending'`` can change the row, the loser sees no row changed.
+    """
+    candidate = tx.execute(
+        sa.select(operations.c.pk)
+        .where(
+            operations.c.state == OperationState.PENDING,
+            operations.c.api_method_name.in_(list(methods)),
+        )
+        .order_by(operations.c.pk)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    ).scalar()
+    if candidate is None:
+        return None
+    taken = tx.execute(
+        operations.update()
+        .where(operations.c.pk == candidate, operations.c.state == OperationState.PENDING)
+        .values(
+            state=OperationState.RUNNING,
+            worker=worker,
+            heartbeat_time=now,
+            attempts=operations.c.attempts + 1,
+        )
+    )
+    if taken.rowcount != 1:
+        return None
+    row = tx.execute(sa.select(operations).where(operations.c.pk == candidate)).one()
+    return Claim(
+        pk=row.pk,
+        operation_id=row.operation_id,
+        api_method_name=row.api_method_name,
+        target=row.target,
+        request=row.request,
+        attempts=row.attempts,
+    )
+
+
+def heartbeat(
+    tx: sa.Connection, pk: int, *, worker: str, now: datetime, counter: Counter
+) -> bool | None:
+    """Record progress of a claimed operation; whether a cancel was requested, or None when
+    ``worker`` no longer holds it (recovered as stale, or finished elsewhere)."""
+    changed = tx.execute(
+        operations.update()
+        .where(
+            operations.c.pk == pk,
+            operations.c.worker == worker,
+            operations.c.state == OperationState.RUNNING,
+        )
+        .values(heartbeat_time=now, **_counter_values(counter))
+    )
+    if changed.rowcount != 1:
+        return None
+    flag = tx.execute(sa.select(operations.c.cancel_requested).where(operations.c.pk == pk))
+    return bool(flag.scalar())
+
+
+def finish_claimed(
+    tx: sa.Connection,
+    pk: int,
+    *,
+    worker: str,
+    now: datetime,
+    counter: Counter,
+    response: dict[str, Any] | None = None,
+    error: dict[str, Any] | None = None,
+) -> bool:
+    """End a claimed operation with exactly one of ``response`` and ``error``; False when
+    ``worker`` no longer holds it."""
+    if (response is None) == (error is None):
+        raise ValueError("an operation ends with exactly one of a response and an error")
+    changed = tx.execute(
+        operations.update()
+        .where(
+            operations.c.pk == pk,
+            operations.c.worker == worker,
+            operations.c.state == OperationState.RUNNING,
+        )
+        .values(
+            state=OperationState.DONE,
+            response=response,
+            error=error,
+            end_time=now,
+            heartbeat_time=now,
+            **_counter_values(counter),
+        )
+    )
+    return changed.rowcount == 1
+
+
+def recover(
+    tx: sa.Connection,
+    *,
+    now: datetime,
+    stale_before: datetime | None,
+    retryable: Collection[str],
+    max_attempts: int,
+    error: dict[str, Any],
+    cancelled: dict[str, Any],
+) -> tuple[int, int]:
+    """Running operations whose worker died (heartbeat older than ``stale_before``; every
+    running one when None): done with ``cancelled`` when a cancel was requested, back to pending
+    when their method is in ``retryable`` and they have had fewer than ``max_attempts``
+    attempts, else done with ``error``. (requeued, failed)."""
+    stale = [operations.c.state == OperationState.RUNNING]
+    if stale_before is not None:
+        stale.append(
+            sa.or_(
+                operations.c.heartbeat_time.is_(None), operations.c.heartbeat_time < stale_before
+            )
+        )
+    failed = tx.execute(
+        operations.update()
+        .where(*stale, operations.c.cancel_requested.is_(sa.true()))
+        .values(state=OperationState.DONE, error=cancelled, end_time=now, response=None)
+    ).rowcount
+    again = sa.and_(
+        operations.c.api_method_name.in_(list(retryable)),
+        operations.c.attempts < max_attempts,
+    )
+    requeued = tx.execute(
+        operations.update()
+        .where(*stale, again)
+        .values(state=OperationState.PENDING, worker=None, heartbeat_time=None)
+    ).rowcount
+    failed += tx.execute(
+        operations.update()
+        .where(*stale, sa.not_(again))
+        .values(state=OperationState.DONE, error=error, end_time=now, response=None)
+    ).rowcount
+    return requeued, failed
+
+
+def unfinished_targets(tx: sa.Connection, targets: Collection[str]) -> set[str]:
+    """Which of ``targets`` an unfinished operation is acting on."""
+    rows = tx.execute(
+        sa.select(operations.c.target).where(
+            operations.c.state != OperationState.DONE, operations.c.target.in_(list(targets))
+        )
+    )
+    return {row.target for row in rows}

@@ -11,6 +11,7 @@ from dicomstore.services.datasets import DatasetService
 from dicomstore.services.dicom_stores import DicomStoreService
 from dicomstore.services.dicomweb_delete import DicomWebDeleteService
 from dicomstore.services.frame_cache import FrameCache
+from dicomstore.services.jobs import JobRunner
 from dicomstore.services.locations import LocationService
 from dicomstore.services.metrics import MetricsService
 from dicomstore.services.operations import OperationService
@@ -33,6 +34,7 @@ class Services:
     datasets: DatasetService
     dicom_stores: DicomStoreService
     operations: OperationService
+    jobs: JobRunner
     stow: StowService
     retrieve: RetrieveService
     render: RenderService
@@ -51,6 +53,7 @@ class Services:
         frame_cache_bytes: int = 256 * 1024 * 1024,
     ) -> Services:
         cache = FrameCache(frame_cache_bytes)
+        jobs = JobRunner(index)
         return cls(
             index=index,
             blobs=blobs,
@@ -58,11 +61,12 @@ class Services:
             datasets=DatasetService(index, blobs),
             dicom_stores=DicomStoreService(index, blobs),
             operations=OperationService(index),
+            jobs=jobs,
             stow=StowService(index, blobs),
             retrieve=RetrieveService(index, blobs, cache),
             render=RenderService(index, blobs, cache),
             search=SearchService(index, qido_mode),
-            dicomweb_delete=DicomWebDeleteService(index, blobs),
+            dicomweb_delete=DicomWebDeleteService(index, blobs, jobs),
             metrics=MetricsService(index),
             sweep=SweepService(index, blobs),
         )

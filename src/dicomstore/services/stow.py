@@ -18,6 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import sqlalchemy as sa
+
 from dicomstore.blobs import BlobStore
 from dicomstore.clock import utcnow
 from dicomstore.dicom import bulk_data_locations, read_instance, to_dicom_json
@@ -34,8 +36,10 @@ from dicomstore.errors import InvalidArgument
 from dicomstore.index import Index
 from dicomstore.index import dicom_stores as store_rows
 from dicomstore.index import instances as instance_rows
+from dicomstore.index import operations as operation_rows
 from dicomstore.index.instances import IngestOutcome, NewInstance
 from dicomstore.names import DicomStoreName
+from dicomstore.services.dicomweb_delete import deletion_target
 from dicomstore.services.staging import Spool, StagedFile
 
 __all__ = ["STORAGE_CLASSES", "StowService", "StowTarget"]
@@ -58,6 +62,7 @@ class StowTarget:
     dicomweb_url: str
     study_instance_uid: str | None
     storage_class: str
+    store_name: str = ""
 
     def study_url(self, study: str) -> str:
         return f"{self.dicomweb_url}/studies/{study}"
@@ -116,6 +121,21 @@ def _first_int(instance_json: dict[str, Any], tag: str) -> int | None:
 _NOT_IN_A_PATH_SEGMENT = re.compile(r"[/:%?#\\\s\x00-\x1f\x7f]")
 
 
+def _deleting(tx: sa.Connection, target: StowTarget, header: InstanceHeader) -> str | None:
+    """Why the instance cannot be stored while a study or series delete of its own is pending
+    or running (``dicomweb-conformance.md`` §5), or None: reported as a STOW failure item."""
+    study, series = header.study_instance_uid, header.series_instance_uid
+    targets = [
+        deletion_target(target.store_name, study),
+        deletion_target(target.store_name, study, series),
+    ]
+    busy = operation_rows.unfinished_targets(tx, targets)
+    if not busy:
+        return None
+    what = f"study {study}" if targets[0] in busy else f"series {series}"
+    return f"A delete of {what} is in progress; store the instance again once it is done."
+
+
 def _unaddressable_uid(header: InstanceHeader) -> str | None:
     """Why the instance could never be retrieved or deleted by URL, if it could not."""
     for keyword, uid in (
@@ -158,7 +178,7 @@ class StowService:
         with self.index.transaction() as tx:
             store = store_rows.get_by_name(tx, name)
         return StowTarget(store.pk, store.blob_prefix, dicomweb_url, study_instance_uid,
-                          storage_class)  # fmt: skip
+                          storage_class, str(name))  # fmt: skip
 
     def spool(self) -> Spool:
         """A new spool for one uploaded instance, in the blob store's staging folder."""
@@ -224,10 +244,17 @@ class StowService:
         self.blobs.put_file(new.blob_key, staged.path)
         try:
             with self.index.transaction() as tx:
-                outcome, existing = instance_rows.add_instance(tx, target.store_pk, new, utcnow())
+                deleting = _deleting(tx, target, header)
+                if deleting is None:
+                    outcome, existing = instance_rows.add_instance(
+                        tx, target.store_pk, new, utcnow()
+                    )
         except BaseException:
             self.blobs.delete(new.blob_key)
             raise
+        if deleting is not None:
+            self.blobs.delete(new.blob_key)
+            return self._failed(header, deleting)
         if outcome is not IngestOutcome.STORED:
             self.blobs.delete(new.blob_key)  # lost a race with an identical or conflicting store
             assert existing is not None

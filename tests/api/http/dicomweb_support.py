@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import time
 import uuid
 import warnings
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pydicom
 import pytest
 from googleapiclient.errors import HttpError
@@ -297,3 +299,29 @@ def read_dataset(path: Path) -> Dataset:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         return pydicom.dcmread(path)
+
+
+def wait_for_operation(healthcare: Any, operation: dict[str, Any], timeout: float = 30) -> Any:
+    """Poll ``datasets.operations.get`` until the operation is done; its final state."""
+    operations = healthcare.projects().locations().datasets().operations()
+    deadline = time.monotonic() + timeout
+    while not operation.get("done"):
+        assert time.monotonic() < deadline, f"operation not done after {timeout} s: {operation}"
+        time.sleep(0.05)
+        operation = operations.get(name=operation["name"]).execute()
+    return operation
+
+
+def wait_for_operations(base_url: str, dicom_store: str, timeout: float = 30) -> None:
+    """Wait until no operation of the store's dataset is unfinished (for clients, such as
+    dicomweb-client, that drop the Operation a study or series delete answers)."""
+    dataset = dicom_store.rsplit("/dicomStores/", 1)[0]
+    deadline = time.monotonic() + timeout
+    with httpx.Client(base_url=base_url, timeout=30) as client:
+        while True:
+            answer = client.get(f"/v1/{dataset}/operations", params={"filter": "done=false"})
+            answer.raise_for_status()
+            if not answer.json().get("operations"):
+                return
+            assert time.monotonic() < deadline, f"operations not done after {timeout} s"
+            time.sleep(0.05)

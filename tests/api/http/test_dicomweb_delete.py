@@ -1,6 +1,7 @@
-"""DICOMweb delete over a real server on both engines (``dicomweb-conformance.md`` §5): studies and
-series as finished operations, instances at once; afterwards the data is gone from retrieval and
-metrics, and its bytes from the blob folder. Deleting a store or a dataset removes its blobs too."""
+"""DICOMweb delete over a real server on both engines (``dicomweb-conformance.md`` §5): studies
+and series as long-running operations (polled until done), instances at once; afterwards the data
+is gone from retrieval and metrics, and its bytes from the blob folder. Deleting a store or a
+dataset removes its blobs too."""
 
 from __future__ import annotations
 
@@ -23,6 +24,7 @@ from tests.api.http.dicomweb_support import (
     part10,
     stores_api,
     stow_content_type,
+    wait_for_operation,
 )
 from tests.processes import ServerProcess
 
@@ -103,14 +105,20 @@ def assert_gone(
         assert len(blob_files(server.data_dir, part10(dataset))) == (1 if kept else 0)
 
 
-def check_operation(healthcare: Any, operation: dict[str, Any], method: str) -> None:
-    dataset = operation["name"].split("/operations/")[0]
-    assert operation["name"].startswith(f"{dataset}/operations/")
+def check_operation(healthcare: Any, started: dict[str, Any], method: str, instances: int) -> None:
+    """The immediate answer names the operation; once done it has the final shape."""
+    dataset = started["name"].split("/operations/")[0]
+    assert started["name"].startswith(f"{dataset}/operations/")
+    assert started["metadata"]["apiMethodName"] == method
+    operation = wait_for_operation(healthcare, started)
     assert operation["done"] is True
     assert operation["response"] == {"@type": EMPTY}
     assert operation["metadata"]["@type"] == METADATA_TYPE
     assert operation["metadata"]["apiMethodName"] == method
     assert "error" not in operation
+    assert not operation["metadata"].get("cancelRequested", False)
+    assert operation["metadata"]["counter"] == {"success": str(instances)}
+    assert operation["metadata"]["endTime"] >= operation["metadata"]["createTime"]
     operations = healthcare.projects().locations().datasets().operations()
     assert operations.get(name=operation["name"]).execute() == operation
 
@@ -118,7 +126,7 @@ def check_operation(healthcare: Any, operation: dict[str, Any], method: str) -> 
 def test_delete_study(server: ServerProcess, healthcare: Any, stored: Stored) -> None:
     studies = stores_api(healthcare).studies()
     operation = studies.delete(parent=stored.store, dicomWebPath=f"studies/{stored.study_1}")
-    check_operation(healthcare, operation.execute(), DELETE_STUDY)
+    check_operation(healthcare, operation.execute(), DELETE_STUDY, 3)
     assert_gone(server, healthcare, stored, [*stored.a, *stored.b])
     assert store_metrics(healthcare, stored.store) == {
         "name": stored.store,
@@ -149,7 +157,10 @@ def test_delete_series(server: ServerProcess, healthcare: Any, stored: Stored) -
     series = stores_api(healthcare).studies().series()
     path = f"studies/{stored.study_1}/series/{stored.series_a}"
     check_operation(
-        healthcare, series.delete(parent=stored.store, dicomWebPath=path).execute(), DELETE_SERIES
+        healthcare,
+        series.delete(parent=stored.store, dicomWebPath=path).execute(),
+        DELETE_SERIES,
+        2,
     )
     assert_gone(server, healthcare, stored, stored.a)
     assert store_metrics(healthcare, stored.store) == {
@@ -174,7 +185,7 @@ def test_delete_series(server: ServerProcess, healthcare: Any, stored: Stored) -
     ]
     # Deleting the last series of a study removes the study.
     path = f"studies/{stored.study_1}/series/{stored.series_b}"
-    series.delete(parent=stored.store, dicomWebPath=path).execute()
+    wait_for_operation(healthcare, series.delete(parent=stored.store, dicomWebPath=path).execute())
     with pytest.raises(HttpError) as raised:
         web.getStudyMetrics(study=study_name).execute()
     assert raised.value.status_code == 404
@@ -226,7 +237,8 @@ def test_delete_instance(server: ServerProcess, healthcare: Any, stored: Stored)
 def test_everything_deleted_leaves_empty_metrics(healthcare: Any, stored: Stored) -> None:
     client_studies = stores_api(healthcare).studies()
     for study in (stored.study_1, stored.study_2):
-        client_studies.delete(parent=stored.store, dicomWebPath=f"studies/{study}").execute()
+        request = client_studies.delete(parent=stored.store, dicomWebPath=f"studies/{study}")
+        wait_for_operation(healthcare, request.execute())
     assert stores_api(healthcare).getDICOMStoreMetrics(name=stored.store).execute() == {
         "name": stored.store
     }
@@ -355,7 +367,8 @@ def test_delete_touches_only_its_store(
     for dataset_ in stored.everything:
         assert len(blob_files(server.data_dir, part10(dataset_))) == 2
     studies = stores_api(healthcare).studies()
-    studies.delete(parent=stored.store, dicomWebPath=f"studies/{stored.study_1}").execute()
+    request = studies.delete(parent=stored.store, dicomWebPath=f"studies/{stored.study_1}")
+    wait_for_operation(healthcare, request.execute())
     for dataset_ in stored.everything:
         assert is_retrievable(healthcare, twin["name"], dataset_)
         expected = 1 if dataset_ in [*stored.a, *stored.b] else 2

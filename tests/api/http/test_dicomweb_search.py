@@ -30,6 +30,7 @@ from tests.api.http.dicomweb_support import (
     stores_api,
     stow_content_type,
     unique_id,
+    wait_for_operations,
 )
 from tests.conftest import ENGINES, LOCATION
 from tests.processes import ServerProcess, start_server
@@ -872,9 +873,11 @@ def test_deleted_resources_are_no_longer_found(server: ServerProcess, dicom_stor
         each.SOPInstanceUID for each in datasets[1:3]
     )
     client.delete_series(study, series_b)
+    wait_for_operations(server.url, dicom_store)
     assert uids("series", client.search_for_series(study_instance_uid=study)) == [series_a]
     assert client.search_for_instances(search_filters={"SeriesInstanceUID": series_b}) == []
     client.delete_study(study)
+    wait_for_operations(server.url, dicom_store)
     assert client.search_for_studies(search_filters={"StudyInstanceUID": study}) == []
     assert client.search_for_series(search_filters={"PatientID": "DEL-1"}) == []
     assert client.search_for_instances(study_instance_uid=study) == []
@@ -1155,9 +1158,11 @@ def test_standard_counts_drop_after_deletes(standard: Searched) -> None:
     assert study_counts() == [[2], [2], ["CT", "SR"]]
     assert series_count(series_a) == [1]
     client.delete_series(study, series_b)
+    wait_for_operations(standard.server.url, store)
     assert study_counts() == [[1], [1], ["CT"]]
     assert client.search_for_studies(search_filters={"ModalitiesInStudy": "SR"}) == []
     client.delete_study(study)
+    wait_for_operations(standard.server.url, store)
     assert client.search_for_studies(search_filters={"StudyInstanceUID": study}) == []
     assert uids("study", client.search_for_studies()) == [datasets[3].StudyInstanceUID]
     # Stored again, the study is found again with its counts rebuilt.

@@ -160,6 +160,11 @@ def serve(settings: Settings) -> None:
         daemon=True,
     )
     sweeper.start()
+    if settings.job_workers:
+        # A SQLite index belongs to this one process: whatever it left running was interrupted.
+        embedded = settings.index_url.startswith("sqlite")
+        services.jobs.recover_interrupted(everything=embedded)
+        services.jobs.start(settings.job_workers)
     try:
         app = create_app(services)
         config = uvicorn.Config(
@@ -184,6 +189,7 @@ def serve(settings: Settings) -> None:
         _Server(config).run(sockets=[sock])
     finally:
         stop_sweeping.set()
+        services.jobs.stop()
         sweeper.join(timeout=10)
         sock.close()
         index.close()

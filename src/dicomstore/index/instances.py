@@ -261,10 +261,18 @@ def _scope(
     return conditions
 
 
-def _ordered(query: sa.Select[Any]) -> sa.Select[Any]:
-    return query.order_by(
-        series.c.pk, instances.c.instance_number.is_(None), instances.c.instance_number,
-        instances.c.pk,
+def _in_scope(
+    query: sa.Select[Any], store_pk: int, study: str, series_uid: str | None, sop: str | None
+) -> sa.Select[Any]:
+    """``query`` over the instances of a study, series or single instance, in series and
+    instance order: the one order every retrieval answers in."""
+    return (
+        query.select_from(instances.join(series).join(studies))
+        .where(*_scope(store_pk, study, series_uid, sop))
+        .order_by(
+            series.c.pk, instances.c.instance_number.is_(None), instances.c.instance_number,
+            instances.c.pk,
+        )
     )  # fmt: skip
 
 
@@ -291,8 +299,8 @@ def locate(
         instances.c.storage_class_update_time,
         instances.c.structured_size_bytes,
         instances.c.pk,
-    ).select_from(instances.join(series).join(studies))
-    rows = tx.execute(_ordered(query.where(*_scope(store_pk, study, series_uid, sop))))
+    )
+    rows = tx.execute(_in_scope(query, store_pk, study, series_uid, sop))
     return [InstanceLocation(*row) for row in rows]
 
 
@@ -309,8 +317,7 @@ def metadata_of(
     ordered by JSONB on PostgreSQL), so decoding and re-encoding would be wasted work.
     """
     document = sa.cast(instances.c.metadata, sa.Text)
-    query = sa.select(document).select_from(instances.join(series).join(studies))
-    rows = tx.execute(_ordered(query.where(*_scope(store_pk, study, series_uid, sop))))
+    rows = tx.execute(_in_scope(sa.select(document), store_pk, study, series_uid, sop))
     return [text for (text,) in rows]
 
 

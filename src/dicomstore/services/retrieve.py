@@ -102,32 +102,43 @@ class RetrieveService:
             raise NotFound(f"{scope.describe()} not found.")
         return found
 
-    def producible(self, instances: list[InstanceLocation], transfer_syntax: str) -> str | None:
+    def first_producible(
+        self, instances: list[InstanceLocation], transfer_syntaxes: list[str]
+    ) -> int:
+        """Index of the first of ``transfer_syntaxes`` (the client's preference order) that every
+        instance can be sent in; NotAcceptable, with the reason, if none.
+
+        Each instance's pixel description is read once, whatever the number of syntaxes tried.
+        """
+        pixels: dict[int, PixelDescription | None] = {}
+        reasons = []
+        for position, syntax in enumerate(transfer_syntaxes):
+            reason = self._unproducible(instances, syntax, pixels)
+            if reason is None:
+                return position
+            reasons.append(reason)
+        raise NotAcceptable(reasons[0] if reasons else "No acceptable transfer syntax.")
+
+    def _unproducible(
+        self,
+        instances: list[InstanceLocation],
+        transfer_syntax: str,
+        pixels: dict[int, PixelDescription | None],
+    ) -> str | None:
         """Why the instances cannot all be sent in ``transfer_syntax`` (None: they can)."""
         for instance in instances:
             stored = instance.transfer_syntax_uid
             if transfer_syntax in ("*", stored):
                 continue
-            capability = transcode_capability(stored, transfer_syntax, self._pixels(instance))
+            if instance.pk not in pixels:
+                pixels[instance.pk] = self._pixels(instance)
+            capability = transcode_capability(stored, transfer_syntax, pixels[instance.pk])
             if not capability.possible:
                 return (
                     f"Instance {instance.sop_instance_uid} is stored in transfer syntax {stored} "
                     f"and cannot be sent in {transfer_syntax}: {capability.reason}"
                 )
         return None
-
-    def first_producible(
-        self, instances: list[InstanceLocation], transfer_syntaxes: list[str]
-    ) -> int:
-        """Index of the first of ``transfer_syntaxes`` (the client's preference order) that every
-        instance can be sent in; NotAcceptable, with the reason, if none."""
-        reasons = []
-        for position, syntax in enumerate(transfer_syntaxes):
-            reason = self.producible(instances, syntax)
-            if reason is None:
-                return position
-            reasons.append(reason)
-        raise NotAcceptable(reasons[0] if reasons else "No acceptable transfer syntax.")
 
     def _pixels(self, instance: InstanceLocation) -> PixelDescription | None:
         with self.index.transaction() as tx:

@@ -282,8 +282,9 @@ async def retrieve_instances(request: Request) -> Response:
     single = scope.instance is not None
     accept = request.headers.get("accept")
     offers = _SINGLE_INSTANCE_OFFERS if single else _INSTANCE_OFFERS
-    negotiate(accept, offers)  # 400 for a malformed header, 406 when nothing listed is offered
-    ranked = rank(accept, offers)
+    ranked = rank(accept, offers)  # 400 for a malformed header
+    if not ranked:
+        negotiate(accept, offers)  # raises NotAcceptable (406) naming what is offered
     instances = await run_in_threadpool(services.retrieve.locate, scope)
     choice = await run_in_threadpool(
         services.retrieve.first_producible,

@@ -11,13 +11,19 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
 import sqlalchemy as sa
 
 from tests.processes import ServerProcess, start_server
+
+if TYPE_CHECKING:
+    from tests.object_servers import GcsEmulator, S3Server
+
+# fake-gcs-server and the S3 server: session fixtures every server process inherits.
+pytest_plugins = ["tests.object_servers"]
 
 POSTGRES_SERVER = os.environ.get("DICOMSTORE_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432")
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -71,9 +77,13 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture(scope="session", params=ENGINES)
 def server(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    fake_gcs: GcsEmulator,
+    s3_server: S3Server,
 ) -> Iterator[ServerProcess]:
-    """One server process per engine for the session; tests isolate themselves by dataset."""
+    """One server process per engine for the session; tests isolate themselves by dataset. It
+    inherits the object storage emulators' addresses, for import and export."""
     data_dir = tmp_path_factory.mktemp(f"server-{request.param}")
     database_url = (
         request.getfixturevalue("postgres_database")() if request.param == "postgresql" else None

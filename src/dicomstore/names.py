@@ -114,6 +114,14 @@ class DicomStoreName:
     def of(cls, project: str, location: str, dataset: str, store: str) -> DicomStoreName:
         return DatasetName.of(project, location, dataset).dicom_store(store)
 
+    @classmethod
+    def parse(cls, name: str) -> DicomStoreName:
+        """``projects/{p}/locations/{l}/datasets/{d}/dicomStores/{s}`` back to its parts."""
+        parts = name.split("/")
+        if len(parts) != 8 or parts[0::2] != ["projects", "locations", "datasets", "dicomStores"]:
+            raise InvalidArgument(f"Invalid DICOM store name {name!r}.")
+        return cls.of(*parts[1::2])
+
     def __str__(self) -> str:
         return f"{self.parent}/dicomStores/{self.store_id}"
 

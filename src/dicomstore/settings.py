@@ -11,6 +11,11 @@
 | frame_cache_mib | ``DICOMSTORE_FRAME_CACHE_MIB`` | ``256`` (rendered/converted frames kept) |
 | job_workers    | ``DICOMSTORE_JOB_WORKERS``  | ``2`` in-process operation workers (0: none) |
 | log_level      | ``DICOMSTORE_LOG_LEVEL``    | ``info``                                  |
+| bigquery       | ``DICOMSTORE_BIGQUERY``     | ``duckdb`` files (or ``bigquery``: Google's) |
+| duckdb_dir     | ``DICOMSTORE_DUCKDB_DIR``   | folder ``bigquery`` in data_dir           |
+
+BigQuery exports (``bigqueryDestination``) go to one DuckDB file per project, ``{project}.duckdb``
+in duckdb_dir, unless ``bigquery`` names Google BigQuery (application default credentials).
 
 A command-line flag wins over its variable.
 """
@@ -25,7 +30,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dicomstore.dicom.qido import QidoMode
 
-__all__ = ["LogLevel", "Settings"]
+__all__ = ["BigQueryBackend", "LogLevel", "Settings"]
 
 
 class LogLevel(StrEnum):
@@ -34,6 +39,14 @@ class LogLevel(StrEnum):
     WARNING = "warning"
     INFO = "info"
     DEBUG = "debug"
+
+
+class BigQueryBackend(StrEnum):
+    """Where ``bigqueryDestination`` tables live: embedded DuckDB files (the emulator default,
+    nothing leaves the machine) or Google BigQuery with application default credentials."""
+
+    DUCKDB = "duckdb"
+    BIGQUERY = "bigquery"
 
 
 class Settings(BaseSettings):
@@ -50,6 +63,8 @@ class Settings(BaseSettings):
     frame_cache_mib: int = Field(default=256, ge=0)
     job_workers: int = Field(default=2, ge=0)
     log_level: LogLevel = LogLevel.INFO
+    bigquery: BigQueryBackend = BigQueryBackend.DUCKDB
+    duckdb_dir: Path | None = None
 
     @field_validator("log_level", mode="before")
     @classmethod
@@ -69,6 +84,11 @@ class Settings(BaseSettings):
         if self.blob_url:
             return self.blob_url
         return str((self.data_dir / "blobs").resolve())
+
+    @property
+    def duckdb_folder(self) -> Path:
+        """Where DuckDB tables of BigQuery exports go."""
+        return self.duckdb_dir or (self.data_dir / "bigquery").resolve()
 
     @property
     def index_url(self) -> str:

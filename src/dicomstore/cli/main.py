@@ -26,6 +26,50 @@ def _fail(message: str) -> typer.Exit:
     return typer.Exit(code=1)
 
 
+# Options shared by the commands that open the index. Every value is handed to Settings as given,
+# so that a bad flag and a bad variable are refused alike. Brackets are escaped for rich.
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option(help="Data folder. \\[env: DICOMSTORE_DATA_DIR; default: ./dicomstore-data]"),
+]
+DatabaseUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Index database: sqlite:///path or postgresql://user@host/db. "
+        "\\[env: DICOMSTORE_DATABASE_URL; default: SQLite index.sqlite3 in the data folder]"
+    ),
+]
+BlobUrlOption = Annotated[
+    str | None,
+    typer.Option(
+        help="Instance bytes: a folder, file:///path, gs://bucket/prefix or s3://bucket/prefix. "
+        "\\[env: DICOMSTORE_BLOB_URL; default: the blobs folder in the data folder]"
+    ),
+]
+LogLevelOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar=f"<{'|'.join(LogLevel)}>",
+        help="Log level. \\[env: DICOMSTORE_LOG_LEVEL; default: info]",
+    ),
+]
+BigQueryOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="<duckdb|bigquery>",
+        help="Where BigQuery exports go: embedded DuckDB files, or Google BigQuery with "
+        "application default credentials. \\[env: DICOMSTORE_BIGQUERY; default: duckdb]",
+    ),
+]
+DuckDbDirOption = Annotated[
+    Path | None,
+    typer.Option(
+        help="Folder of the DuckDB files ({project}.duckdb) BigQuery exports go to. "
+        "\\[env: DICOMSTORE_DUCKDB_DIR; default: the bigquery folder in the data folder]"
+    ),
+]
+
+
 @app.callback()
 def main() -> None:
     """dicomstore: serve the Healthcare API v1 DICOM surface over a local or shared index."""
@@ -51,24 +95,9 @@ def serve(
             metavar="<int>", help="Port to listen on. \\[env: DICOMSTORE_PORT; default: 8080]"
         ),
     ] = None,
-    data_dir: Annotated[
-        Path | None,
-        typer.Option(help="Data folder. \\[env: DICOMSTORE_DATA_DIR; default: ./dicomstore-data]"),
-    ] = None,
-    database_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Index database: sqlite:///path or postgresql://user@host/db. "
-            "\\[env: DICOMSTORE_DATABASE_URL; default: SQLite index.sqlite3 in the data folder]"
-        ),
-    ] = None,
-    blob_url: Annotated[
-        str | None,
-        typer.Option(
-            help="Instance bytes: a folder or file:///path. "
-            "\\[env: DICOMSTORE_BLOB_URL; default: the blobs folder in the data folder]"
-        ),
-    ] = None,
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    blob_url: BlobUrlOption = None,
     qido_mode: Annotated[
         str | None,
         typer.Option(
@@ -85,13 +114,9 @@ def serve(
             "\\[env: DICOMSTORE_JOB_WORKERS; default: 2]",
         ),
     ] = None,
-    log_level: Annotated[
-        str | None,
-        typer.Option(
-            metavar=f"<{'|'.join(LogLevel)}>",
-            help="Log level. \\[env: DICOMSTORE_LOG_LEVEL; default: info]",
-        ),
-    ] = None,
+    log_level: LogLevelOption = None,
+    bigquery: BigQueryOption = None,
+    duckdb_dir: DuckDbDirOption = None,
 ) -> None:
     """Run the server (stops cleanly on SIGTERM or Ctrl-C)."""
     flags: dict[str, Any] = {
@@ -103,20 +128,56 @@ def serve(
         "qido_mode": qido_mode,
         "job_workers": job_workers,
         "log_level": log_level,
+        "bigquery": bigquery,
+        "duckdb_dir": duckdb_dir,
     }
-    given = {key: value for key, value in flags.items() if value is not None}
-    try:
-        settings = Settings(**given)
-    except pydantic.ValidationError as error:
-        raise _fail(_settings_problems(error, given)) from None
+    settings = _settings(flags)
     # Imported once the settings are known good: the server pulls in most of the program.
-    from dicomstore.api.http.server import StartupError
     from dicomstore.api.http.server import serve as run_server
+    from dicomstore.runtime import StartupError
 
     try:
         run_server(settings)
     except StartupError as error:
         raise _fail(str(error)) from None
+
+
+@app.command()
+def worker(
+    data_dir: DataDirOption = None,
+    database_url: DatabaseUrlOption = None,
+    blob_url: BlobUrlOption = None,
+    threads: Annotated[int, typer.Option(min=1, help="Operations run at once by this worker.")] = 2,
+    log_level: LogLevelOption = None,
+    bigquery: BigQueryOption = None,
+    duckdb_dir: DuckDbDirOption = None,
+) -> None:
+    """Run long-running operations (import, export, deletes) from the shared index, beside
+    servers started with --job-workers 0 (stops cleanly on SIGTERM or Ctrl-C)."""
+    flags: dict[str, Any] = {
+        "data_dir": data_dir,
+        "database_url": database_url,
+        "blob_url": blob_url,
+        "log_level": log_level,
+        "bigquery": bigquery,
+        "duckdb_dir": duckdb_dir,
+    }
+    settings = _settings(flags)
+    from dicomstore.runtime import StartupError
+    from dicomstore.worker import run_worker
+
+    try:
+        run_worker(settings, threads)
+    except StartupError as error:
+        raise _fail(str(error)) from None
+
+
+def _settings(flags: dict[str, Any]) -> Settings:
+    given = {key: value for key, value in flags.items() if value is not None}
+    try:
+        return Settings(**given)
+    except pydantic.ValidationError as error:
+        raise _fail(_settings_problems(error, given)) from None
 
 
 def _settings_problems(error: pydantic.ValidationError, flags: dict[str, Any]) -> str:

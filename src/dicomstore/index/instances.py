@@ -23,16 +23,20 @@ __all__ = [
     "IngestOutcome",
     "InstanceLocation",
     "NewInstance",
+    "StoredDocument",
     "StoredInstance",
     "Totals",
     "add_instance",
+    "documents_of",
     "find_existing",
     "known_blob_keys",
     "locate",
     "metadata_of",
     "metadata_text",
+    "page_of_store",
     "remove",
     "series_totals",
+    "store_instance_count",
     "store_totals",
     "study_totals",
 ]
@@ -250,6 +254,24 @@ class InstanceLocation:
     pk: int
 
 
+_LOCATION = sa.select(
+    studies.c.study_instance_uid,
+    series.c.series_instance_uid,
+    instances.c.sop_instance_uid,
+    instances.c.sop_class_uid,
+    instances.c.transfer_syntax_uid,
+    instances.c.blob_key,
+    instances.c.blob_size_bytes,
+    instances.c.number_of_frames,
+    instances.c.frame_ranges,
+    instances.c.bulk_data,
+    instances.c.storage_class,
+    instances.c.storage_class_update_time,
+    instances.c.structured_size_bytes,
+    instances.c.pk,
+)
+
+
 def _scope(
     store_pk: int, study: str, series_uid: str | None, sop: str | None
 ) -> list[sa.ColumnElement[bool]]:
@@ -284,24 +306,48 @@ def locate(
     sop: str | None = None,
 ) -> list[InstanceLocation]:
     """The instances of a study, series or single instance, in series and instance order."""
-    query = sa.select(
-        studies.c.study_instance_uid,
-        series.c.series_instance_uid,
-        instances.c.sop_instance_uid,
-        instances.c.sop_class_uid,
-        instances.c.transfer_syntax_uid,
-        instances.c.blob_key,
-        instances.c.blob_size_bytes,
-        instances.c.number_of_frames,
-        instances.c.frame_ranges,
-        instances.c.bulk_data,
-        instances.c.storage_class,
-        instances.c.storage_class_update_time,
-        instances.c.structured_size_bytes,
-        instances.c.pk,
-    )
-    rows = tx.execute(_in_scope(query, store_pk, study, series_uid, sop))
+    rows = tx.execute(_in_scope(_LOCATION, store_pk, study, series_uid, sop))
     return [InstanceLocation(*row) for row in rows]
+
+
+def page_of_store(
+    tx: sa.Connection, store_pk: int, after_pk: int, limit: int
+) -> list[InstanceLocation]:
+    """Up to ``limit`` instances of a store after the one with primary key ``after_pk``, in key
+    order: walking a whole store in pages (export) without holding it in memory."""
+    query = (
+        _LOCATION.select_from(instances.join(series).join(studies))
+        .where(instances.c.dicom_store_pk == store_pk, instances.c.pk > after_pk)
+        .order_by(instances.c.pk)
+        .limit(limit)
+    )
+    return [InstanceLocation(*row) for row in tx.execute(query)]
+
+
+def store_instance_count(tx: sa.Connection, store_pk: int) -> int:
+    query = sa.select(sa.func.count()).where(instances.c.dicom_store_pk == store_pk)
+    return int(tx.execute(query.select_from(instances)).scalar_one())
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """An instance's stored DICOM JSON (serialised) and when it was last changed."""
+
+    metadata_text: str
+    update_time: datetime
+
+
+def documents_of(tx: sa.Connection, pks: list[int]) -> dict[int, StoredDocument]:
+    """The stored DICOM JSON of the instances with these primary keys, by key."""
+    document = sa.cast(instances.c.metadata, sa.Text)
+    found: dict[int, StoredDocument] = {}
+    for start in range(0, len(pks), 500):
+        batch = pks[start : start + 500]
+        query = sa.select(instances.c.pk, document, instances.c.create_time,
+                          instances.c.storage_class_update_time)  # fmt: skip
+        for pk, text, created, class_changed in tx.execute(query.where(instances.c.pk.in_(batch))):
+            found[pk] = StoredDocument(text, max(created, class_changed or created))
+    return found
 
 
 def metadata_of(

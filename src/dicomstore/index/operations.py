@@ -29,6 +29,7 @@ __all__ = [
     "insert",
     "list_page",
     "recover",
+    "release",
     "request_cancel",
     "unfinished_targets",
 ]
@@ -291,6 +292,26 @@ def heartbeat(
         return None
     flag = tx.execute(sa.select(operations.c.cancel_requested).where(operations.c.pk == pk))
     return bool(flag.scalar())
+
+
+def release(tx: sa.Connection, pk: int, *, worker: str) -> bool:
+    """Hand a claimed operation back to pending, unfinished and without using up an attempt
+    (its worker is shutting down); whether ``worker`` still held it."""
+    changed = tx.execute(
+        operations.update()
+        .where(
+            operations.c.pk == pk,
+            operations.c.worker == worker,
+            operations.c.state == OperationState.RUNNING,
+        )
+        .values(
+            state=OperationState.PENDING,
+            worker=None,
+            heartbeat_time=None,
+            attempts=operations.c.attempts - 1,
+        )
+    )
+    return changed.rowcount == 1
 
 
 def finish_claimed(

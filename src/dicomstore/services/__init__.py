@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 from dicomstore.blobs import BlobStore
 from dicomstore.dicom.qido import QidoMode
@@ -51,6 +52,8 @@ class Services:
         *,
         qido_mode: QidoMode = QidoMode.GOOGLE,
         frame_cache_bytes: int = 256 * 1024 * 1024,
+        bigquery: str = "duckdb",
+        duckdb_dir: Path = Path("bigquery"),
     ) -> Services:
         cache = FrameCache(frame_cache_bytes)
         jobs = JobRunner(index)

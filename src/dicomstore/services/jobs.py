@@ -18,6 +18,7 @@ import os
 import secrets
 import socket
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -48,6 +49,7 @@ MAX_ATTEMPTS = 3
 STALE_AFTER = timedelta(seconds=60)
 INTERRUPTED_MESSAGE = "The operation was interrupted by a server restart."
 _POLL_SECONDS = 0.25
+_TICK_SECONDS = 0.5
 _CANCELLED = {"code": int(Code.CANCELLED), "message": "Operation cancelled."}
 _RECOVER_EVERY = 240  # idle polls: about a minute
 
@@ -66,6 +68,10 @@ class Job:
     idempotent: bool
 
 
+class _Stopping(Exception):
+    """Raised in a job when its worker is shutting down: the operation goes back to pending."""
+
+
 class JobContext:
     """A running operation as its job sees it: the request, counters, heartbeat and cancel."""
 
@@ -74,6 +80,7 @@ class JobContext:
         self._claim = claim
         self._worker = worker
         self.success = self.failure = self.pending = 0
+        self._checked = time.monotonic()
 
     @property
     def request(self) -> dict[str, Any]:
@@ -95,6 +102,9 @@ class JobContext:
     def check(self) -> None:
         """Heartbeat and save counters; raise Cancelled if a cancel was requested (or the
         operation was taken away from this worker)."""
+        self._checked = time.monotonic()
+        if self._runner.stopping:
+            raise _Stopping
         with self._runner.index.transaction() as tx:
             cancel = operation_rows.heartbeat(
                 tx, self._claim.pk, worker=self._worker, now=utcnow(), counter=self.counter
@@ -103,6 +113,12 @@ class JobContext:
             raise Cancelled("The operation is no longer held by this worker.")
         if cancel:
             raise Cancelled("Operation cancelled.")
+
+    def tick(self) -> None:
+        """``check`` at most every ``_TICK_SECONDS``: cheap enough to call once per unit."""
+        now = time.monotonic()
+        if now - self._checked >= _TICK_SECONDS:
+            self.check()
 
 
 class JobRunner:
@@ -115,6 +131,10 @@ class JobRunner:
         self._stop = threading.Event()
         self._threads: list[threading.Thread] = []
         self._name = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
 
     def register(self, api_method_name: str, job: Job) -> None:
         self._jobs[api_method_name] = job
@@ -158,6 +178,11 @@ class JobRunner:
         error: dict[str, Any] | None = None
         try:
             response = self._jobs[claim.api_method_name].run(context)
+        except _Stopping:
+            with self.index.transaction() as tx:
+                operation_rows.release(tx, claim.pk, worker=worker)
+            log.info("operation %s handed back: this worker is stopping", claim.operation_id)
+            return True
         except Cancelled:
             error = _CANCELLED
         except DicomStoreError as failure:
@@ -207,7 +232,8 @@ class JobRunner:
             thread.start()
             self._threads.append(thread)
 
-    def stop(self, timeout: float = 10) -> None:
+    def stop(self, timeout: float = 30) -> None:
+        """Stop claiming; running jobs hand their operation back at their next check."""
         self._stop.set()
         self._wake.set()
         for thread in self._threads:

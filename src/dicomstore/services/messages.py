@@ -17,15 +17,16 @@ __all__ = [
     "DATASET_TYPE",
     "EMPTY_TYPE",
     "OPERATION_METADATA_TYPE",
+    "TYPE_PREFIX",
     "dataset_message",
     "dicom_store_message",
     "operation_message",
 ]
 
-_TYPE_PREFIX = "type.googleapis.com/"
-DATASET_TYPE = _TYPE_PREFIX + "google.cloud.healthcare.v1.dataset.Dataset"
-OPERATION_METADATA_TYPE = _TYPE_PREFIX + "google.cloud.healthcare.v1.OperationMetadata"
-EMPTY_TYPE = _TYPE_PREFIX + "google.protobuf.Empty"
+TYPE_PREFIX = "type.googleapis.com/"
+DATASET_TYPE = TYPE_PREFIX + "google.cloud.healthcare.v1.dataset.Dataset"
+OPERATION_METADATA_TYPE = TYPE_PREFIX + "google.cloud.healthcare.v1.OperationMetadata"
+EMPTY_TYPE = TYPE_PREFIX + "google.protobuf.Empty"
 
 
 def _without_defaults(message: dict[str, Any]) -> dict[str, Any]:

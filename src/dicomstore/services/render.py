@@ -7,12 +7,15 @@ back over frames is answered without decoding them again.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pydicom
 from pydicom.dataset import Dataset
 
 from dicomstore.blobs import BlobStore
 from dicomstore.dicom.render import (
     RenderParameters,
+    number_of_frames,
     render_frame,
     render_instance,
     render_thumbnail,
@@ -73,6 +76,13 @@ class RenderService:
 
         key = ("thumbnail", instance.blob_key, frame_number, media_type, repr(parameters))
         return self.cache.get_or_make(key, make)
+
+    def each_frame(self, instance: InstanceLocation, media_type: str) -> Iterator[bytes]:
+        """Every frame of an instance rendered with default parameters, the instance read once
+        (export: the cache is not used, the frames are written out once)."""
+        dataset = self._dataset(instance)
+        for index in range(number_of_frames(dataset)):
+            yield render_frame(dataset, index, media_type, RenderParameters())
 
     def _locate(self, scope: Scope) -> list[InstanceLocation]:
         with self.index.transaction() as tx:

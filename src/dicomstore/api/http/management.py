@@ -12,7 +12,13 @@ from starlette.convertors import StringConvertor, register_url_convertor
 from starlette.routing import Route
 
 from dicomstore.api.http.calls import Call, endpoint
-from dicomstore.api.http.messages import DATASET, DICOM_STORE, EMPTY
+from dicomstore.api.http.messages import (
+    DATASET,
+    DICOM_STORE,
+    EMPTY,
+    EXPORT_DICOM_DATA,
+    IMPORT_DICOM_DATA,
+)
 from dicomstore.errors import Unimplemented
 from dicomstore.names import DatasetName, DicomStoreName, LocationName
 from dicomstore.services import Services
@@ -107,6 +113,14 @@ def delete_dicom_store(services: Services, call: Call) -> Any:
     return services.dicom_stores.delete(_store(call))
 
 
+def import_dicom_data(services: Services, call: Call) -> Any:
+    return services.imports.start(_store(call), call.body)
+
+
+def export_dicom_data(services: Services, call: Call) -> Any:
+    return services.exports.start(_store(call), call.body)
+
+
 def get_operation(services: Services, call: Call) -> Any:
     return services.operations.get(_dataset(call).operation(call.path["operation"]))
 
@@ -160,6 +174,16 @@ routes = [
         methods=["PATCH"],
     ),
     Route(STORE_PATH, endpoint(delete_dicom_store), methods=["DELETE"]),
+    Route(
+        STORE_PATH + ":import",
+        endpoint(import_dicom_data, body=IMPORT_DICOM_DATA, body_name="import_dicom_data_request"),
+        methods=["POST"],
+    ),
+    Route(
+        STORE_PATH + ":export",
+        endpoint(export_dicom_data, body=EXPORT_DICOM_DATA, body_name="export_dicom_data_request"),
+        methods=["POST"],
+    ),
     Route(
         OPERATIONS,
         endpoint(list_operations, parameters=_PAGING | {"filter", "returnPartialSuccess"}),

@@ -16,7 +16,15 @@ from typing import Any
 
 from dicomstore.errors import InvalidArgument
 
-__all__ = ["DATASET", "DICOM_STORE", "EMPTY", "MessageType", "parse_body"]
+__all__ = [
+    "DATASET",
+    "DICOM_STORE",
+    "EMPTY",
+    "EXPORT_DICOM_DATA",
+    "IMPORT_DICOM_DATA",
+    "MessageType",
+    "parse_body",
+]
 
 
 def _snake(name: str) -> str:
@@ -99,6 +107,43 @@ DICOM_STORE = MessageType(
                 "google.cloud.healthcare.v1.dicom.StreamConfig",
                 {"bigqueryDestination": _BIGQUERY_DESTINATION},
             )
+        ),
+    },
+)
+
+
+IMPORT_DICOM_DATA = MessageType(
+    "google.cloud.healthcare.v1.dicom.ImportDicomDataRequest",
+    {
+        "gcsSource": MessageType("google.cloud.healthcare.v1.dicom.GcsSource", {"uri": STRING}),
+        "blobStorageSettings": MessageType(
+            "google.cloud.healthcare.v1.BlobStorageSettings",
+            {
+                "blobStorageClass": Scalar(
+                    "TYPE_ENUM",
+                    (
+                        "BLOB_STORAGE_CLASS_UNSPECIFIED",
+                        "STANDARD",
+                        "NEARLINE",
+                        "COLDLINE",
+                        "ARCHIVE",
+                    ),
+                )
+            },
+        ),
+    },
+)
+
+EXPORT_DICOM_DATA = MessageType(
+    "google.cloud.healthcare.v1.dicom.ExportDicomDataRequest",
+    {
+        "gcsDestination": MessageType(
+            "google.cloud.healthcare.v1.dicom.GcsDestination",
+            {"uriPrefix": STRING, "mimeType": STRING},
+        ),
+        "bigqueryDestination": _BIGQUERY_DESTINATION,
+        "filterConfig": MessageType(
+            "google.cloud.healthcare.v1.dicom.DicomFilterConfig", {"resourcePathsGcsUri": STRING}
         ),
     },
 )

@@ -1,0 +1,105 @@
+"""What every dicomstore process starts with: settings turned into an index, a blob store and
+the services over them, each failure one clear line for the operator (``StartupError``)."""
+
+from __future__ import annotations
+
+import logging
+import re
+import tempfile
+from pathlib import Path
+
+import alembic.util
+import sqlalchemy as sa
+
+from dicomstore.blobs import BlobStore, open_blob_store
+from dicomstore.index import Index
+from dicomstore.services import Services
+from dicomstore.settings import LogLevel, Settings
+
+__all__ = [
+    "StartupError",
+    "build_services",
+    "configure_logging",
+    "open_blobs",
+    "open_index",
+    "prepare_data_dir",
+    "shown_url",
+]
+
+_PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(
+        level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if settings.log_level is not LogLevel.DEBUG:
+        # Alembic narrates every start ("Context impl SQLiteImpl."); the index says what changed.
+        logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+class StartupError(Exception):
+    """The server cannot start; the message is one line meant for the operator."""
+
+
+def prepare_data_dir(data_dir: Path) -> None:
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=data_dir):
+            pass
+    except OSError as error:
+        raise StartupError(
+            f"data directory {str(data_dir)!r} is not writable: {error.strerror or error}"
+        ) from error
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit for a log line or an error message: any password masked."""
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except (sa.exc.ArgumentError, ValueError):
+        return _PASSWORD_IN_URL.sub(r"\1***@", url)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
+def open_index(settings: Settings) -> Index:
+    shown = shown_url(settings.index_url)
+    try:
+        return Index.open(settings.index_url)
+    except (sa.exc.ArgumentError, ValueError) as error:
+        raise StartupError(f"invalid database URL {shown!r}: {_first_line(error)}") from error
+    except sa.exc.OperationalError as error:
+        reason = _first_line(error.orig if error.orig is not None else error)
+        raise StartupError(f"cannot reach the index database {shown!r}: {reason}") from error
+    except sa.exc.DBAPIError as error:
+        # Reached, but unusable: not a database file, no permission on the schema, …
+        reason = _first_line(error.orig if error.orig is not None else error)
+        raise StartupError(f"cannot use the index database {shown!r}: {reason}") from error
+    except alembic.util.CommandError as error:
+        # Typically a schema written by a newer dicomstore, at a revision this one does not know.
+        raise StartupError(
+            f"cannot migrate the index database {shown!r}: {_first_line(error)}"
+        ) from error
+
+
+def open_blobs(settings: Settings) -> BlobStore:
+    try:
+        return open_blob_store(settings.blob_store_url)
+    except (ValueError, OSError) as error:
+        shown = settings.blob_store_url
+        raise StartupError(f"cannot open the blob store {shown!r}: {error}") from error
+
+
+def build_services(settings: Settings, index: Index, blobs: BlobStore) -> Services:
+    return Services.over(
+        index,
+        blobs,
+        qido_mode=settings.qido_mode,
+        frame_cache_bytes=settings.frame_cache_mib * 1024 * 1024,
+        bigquery=settings.bigquery.value,
+        duckdb_dir=settings.duckdb_folder,
+    )

@@ -86,6 +86,7 @@ DAYS = (datetime.date(2025, 12, 31) - FIRST_DAY).days
 INSTANCES_PER_PATIENT = 200
 BATCH = 5000  # instances per INSERT batch (whole studies)
 LARGE_SERIES = 200  # "large series" query kinds pick series of at least this many instances
+JSON_COLUMNS = ("metadata", "frame_ranges", "bulk_data")
 
 FAMILY_NAMES = (
     "SMITH JOHNSON WILLIAMS BROWN JONES GARCIA MILLER DAVIS RODRIGUEZ MARTINEZ HERNANDEZ LOPEZ "
@@ -162,6 +163,25 @@ def template() -> dict[str, Any]:
     for tag in ("00080050", "00080090", "00081030", "0008103E", "00200010", "00280008"):
         public.setdefault(tag, {"vr": "LO"})
     return dict(sorted(public.items()))
+
+
+INSTANCE_TAGS = ("00020003", "00080018", "00200013", "00200032", "00201041", "7FE00010")
+
+
+def _split(document: dict[str, Any]) -> tuple[list[str], list[str]]:
+    """``json.dumps(document)`` cut around the values of :data:`INSTANCE_TAGS`: the text is
+    ``fixed[0] + value(tags[0]) + fixed[1] + …``."""
+    fixed, tags, current = [], [], "{"
+    for number, (tag, element) in enumerate(document.items()):
+        current += f'{", " if number else ""}"{tag}": '
+        if tag in INSTANCE_TAGS:
+            fixed.append(current)
+            tags.append(tag)
+            current = ""
+        else:
+            current += json.dumps(element)
+    fixed.append(current + "}")
+    return fixed, tags
 
 
 class Loader:
@@ -253,21 +273,32 @@ class Loader:
                 base.pop("00280008", None)
             frame_bytes = modality.rows * modality.columns * 2 * modality.samples
             blob_size = frame_bytes * frames + 2048
+            # The metadata is written as ``json.dumps`` (what the JSON columns do) would write
+            # it, but only the instance's own elements are encoded per instance (by hand: the
+            # first instance of each series checks them against json.dumps).
+            fixed, tags = _split(base)
+            frame_ranges = json.dumps([[[2048 + n * frame_bytes, frame_bytes]]
+                                       for n in range(frames)])  # fmt: skip
+            bulk_data = json.dumps({"7FE00010": [2048, frame_bytes * frames, "OW", True, False]})
             first: dict[str, Any] | None = None
             structured = 0
             for slice_number in range(1, count + 1):
                 sop_uid = self.uid()
-                document = dict(base)
-                document["00020003"] = _element("UI", sop_uid)
-                document["00080018"] = _element("UI", sop_uid)
-                document["00200013"] = _element("IS", slice_number)
-                document["00200032"] = _element("DS", -125.0, -125.0, -2.5 * slice_number)
-                document["00201041"] = _element("DS", -2.5 * slice_number)
                 path = f"studies/{study_uid}/series/{series_uid}/instances/{sop_uid}"
-                document["7FE00010"] = {"vr": "OW", "BulkDataURI": f"{path}/bulkdata/7FE00010"}
+                z = -2.5 * slice_number
+                own = {
+                    "00020003": f'{{"vr": "UI", "Value": ["{sop_uid}"]}}',
+                    "00080018": f'{{"vr": "UI", "Value": ["{sop_uid}"]}}',
+                    "00200013": f'{{"vr": "IS", "Value": [{slice_number}]}}',
+                    "00200032": f'{{"vr": "DS", "Value": [-125.0, -125.0, {z!r}]}}',
+                    "00201041": f'{{"vr": "DS", "Value": [{z!r}]}}',
+                    "7FE00010": f'{{"vr": "OW", "BulkDataURI": "{path}/bulkdata/7FE00010"}}',
+                }
+                text = fixed[0] + "".join(own[tag] + after for tag, after in zip(tags, fixed[1:]))
                 if first is None:
-                    first = document
-                    structured = len(json.dumps(document, separators=(",", ":")))
+                    first = json.loads(text)
+                    assert json.dumps(first) == text
+                    structured = len(json.dumps(first, separators=(",", ":")))
                 sha = hashlib.sha256(sop_uid.encode()).hexdigest()
                 self.rows["instances"].append({
                     "pk": self._next_pk("instances"),
@@ -283,11 +314,10 @@ class Loader:
                     "sha256": sha,
                     "storage_class": "STANDARD",
                     "storage_class_update_time": NOW,
-                    "metadata": document,
+                    "metadata": text,
                     "structured_size_bytes": structured,
-                    "frame_ranges": [[[2048 + n * frame_bytes, frame_bytes]]
-                                     for n in range(frames)],
-                    "bulk_data": {"7FE00010": [2048, frame_bytes * frames, "OW", True, False]},
+                    "frame_ranges": frame_ranges,
+                    "bulk_data": bulk_data,
                     "create_time": NOW,
                 })  # fmt: skip
             assert first is not None
@@ -325,13 +355,27 @@ class Loader:
         return totals["instance_count"]
 
     def flush(self) -> None:
+        """Insert the rows built so far in one transaction; instance rows carry their JSON
+        columns as text already (COPY on PostgreSQL, which parses it into JSONB)."""
         with self.engine.begin() as tx:
             if tx.dialect.name == "postgresql":
                 tx.exec_driver_sql("SET LOCAL synchronous_commit = off")
-            for table in (studies, series, instances):
+            for table in (studies, series):
                 if self.rows[table.name]:
                     tx.execute(table.insert(), self.rows[table.name])
-                    self.rows[table.name] = []
+            rows = self.rows["instances"]
+            if rows and tx.dialect.name == "postgresql":
+                names = list(rows[0])
+                with (
+                    tx.connection.driver_connection.cursor() as cursor,  # type: ignore[union-attr]
+                    cursor.copy(f"COPY instances ({', '.join(names)}) FROM STDIN") as copy,
+                ):
+                    for row in rows:
+                        copy.write_row([row[name] for name in names])
+            elif rows:
+                text = {name: sa.bindparam(name, type_=sa.Text()) for name in JSON_COLUMNS}
+                tx.execute(instances.insert().values(text), rows)
+        self.rows = {"studies": [], "series": [], "instances": []}
 
     def load(self, total: int, progress: Callable[[int], None]) -> None:
         patient_count = max(1, total // INSTANCES_PER_PATIENT)
@@ -361,6 +405,7 @@ class Pools:
 
     studies: list[sa.Row[Any]]
     series: list[sa.Row[Any]]
+    sop_uids: list[str]
     first_date: datetime.date
     last_date: datetime.date
 
@@ -379,8 +424,13 @@ class Pools:
             .where(studies.c.dicom_store_pk == store_pk)
             .order_by(series.c.pk)
         ).all()  # fmt: skip
+        sop_uids = tx.execute(  # one instance in 100
+            sa.select(instances.c.sop_instance_uid)
+            .where(instances.c.dicom_store_pk == store_pk, instances.c.pk % 100 == 0)
+            .order_by(instances.c.pk)
+        ).scalars().all()  # fmt: skip
         dates = sorted(row.study_date for row in study_rows if row.study_date)
-        return cls(study_rows, series_rows, _day(dates[0]), _day(dates[-1]))
+        return cls(study_rows, series_rows, list(sop_uids), _day(dates[0]), _day(dates[-1]))
 
 
 def _day(text: str) -> datetime.date:
@@ -446,6 +496,11 @@ def calls(pools: Pools, count: int, seed: int) -> list[tuple[str, list[Call]]]:
         ("studies?offset=<0..all>",
          lambda: Call(Level.STUDY, (("offset", str(rng.randrange(study_pages))),))),
         ("studies/{s}/instances", lambda: Call(Level.INSTANCE, study=study().study_instance_uid)),
+        ("series?SeriesInstanceUID",
+         lambda: Call(Level.SERIES,
+                      (("SeriesInstanceUID", a_series(pools.series).series_instance_uid),))),
+        ("instances?SOPInstanceUID",
+         lambda: Call(Level.INSTANCE, (("SOPInstanceUID", rng.choice(pools.sop_uids)),))),
         ("studies?ModalitiesInStudy&StudyDate (std)",
          lambda: Call(Level.STUDY, (("ModalitiesInStudy", rng.choice(modalities)),
                                     ("StudyDate", month())), mode=QidoMode.STANDARD)),

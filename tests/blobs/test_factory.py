@@ -42,17 +42,36 @@ def test_memory_url() -> None:
     assert not second.exists("k"), "each memory:// store is a fresh one"
 
 
-@pytest.mark.parametrize(
-    "url", ["s3://bucket/prefix", "gs://bucket", "az://container", "https://example.com/x"]
-)
+def test_staging_dir_is_for_object_stores_only(tmp_path: Path) -> None:
+    store = open_blob_store(str(tmp_path / "blobs"), staging_dir=tmp_path / "elsewhere")
+    assert isinstance(store, FileSystemBlobStore)
+    assert store.staging_dir().parent == tmp_path / "blobs", "staging stays inside the root"
+    assert not (tmp_path / "elsewhere").exists()
+
+
+@pytest.mark.parametrize("url", ["az://container", "https://example.com/x", "gcs://bucket"])
 def test_other_schemes_are_refused_naming_the_supported_ones(url: str) -> None:
     with pytest.raises(ValueError, match="unsupported") as raised:
         open_blob_store(url)
-    assert "file://" in str(raised.value)
-    assert "memory://" in str(raised.value)
+    for scheme in ("file://", "memory://", "gs://", "s3://"):
+        assert scheme in str(raised.value)
 
 
-@pytest.mark.parametrize("url", ["", "file://remote-host/x", "file://", "memory://name"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "file://remote-host/x",
+        "file://",
+        "memory://name",
+        "gs://",
+        "s3://",
+        "gs://Upper/x",
+        "s3://bucket/a/../b",
+        "s3://bucket/x?region=eu",
+        "gs://bucket#x",
+    ],
+)
 def test_malformed_urls_are_refused(url: str) -> None:
     with pytest.raises(ValueError):
         open_blob_store(url)
@@ -64,6 +83,7 @@ def test_public_surface() -> None:
         "BlobStore",
         "FileSystemBlobStore",
         "MemoryBlobStore",
+        "ObjectBlobStore",
         "open_blob_store",
         "validate_key",
     }

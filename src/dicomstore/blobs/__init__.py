@@ -4,16 +4,19 @@
 - :class:`FileSystemBlobStore` (``filesystem.py``) — a local folder, atomic writes by temporary
   file, fsync and rename; the embedded default;
 - :class:`MemoryBlobStore` (``memory.py``) — the in-memory twin for tests and ``memory://``;
+- :class:`ObjectBlobStore` (``objectstore.py``) — a Cloud Storage or S3 bucket (``gs://``,
+  ``s3://``) through fsspec;
 - :func:`open_blob_store` (``factory.py``) — a store from a URL;
 - :func:`validate_key` (``keys.py``) — the rules every key follows.
 
-Object storage (S3, GCS, Azure) comes later behind the same protocol.
+Azure Blob Storage comes later behind the same protocol.
 """
 
 from dicomstore.blobs.factory import SUPPORTED_SCHEMES, open_blob_store
 from dicomstore.blobs.filesystem import FileSystemBlobStore
 from dicomstore.blobs.keys import validate_key
 from dicomstore.blobs.memory import MemoryBlobStore
+from dicomstore.blobs.objectstore import ObjectBlobStore
 from dicomstore.blobs.store import BlobStore
 
 __all__ = [
@@ -21,6 +24,7 @@ __all__ = [
     "BlobStore",
     "FileSystemBlobStore",
     "MemoryBlobStore",
+    "ObjectBlobStore",
     "open_blob_store",
     "validate_key",
 ]

@@ -8,14 +8,15 @@ from urllib.request import url2pathname
 
 from dicomstore.blobs.filesystem import FileSystemBlobStore
 from dicomstore.blobs.memory import MemoryBlobStore
+from dicomstore.blobs.objectstore import OBJECT_SCHEMES, ObjectBlobStore
 from dicomstore.blobs.store import BlobStore
 
 __all__ = ["SUPPORTED_SCHEMES", "open_blob_store"]
 
-SUPPORTED_SCHEMES = ("file", "memory")
+SUPPORTED_SCHEMES = ("file", "memory", *OBJECT_SCHEMES)
 
 
-def open_blob_store(url: str) -> BlobStore:
+def open_blob_store(url: str, *, staging_dir: Path | None = None) -> BlobStore:
     """The blob store that ``url`` names.
 
     Parameters
@@ -23,7 +24,15 @@ def open_blob_store(url: str) -> BlobStore:
     url : str
         ``file:///absolute/path`` or a plain (absolute or relative) path for a
         :class:`~dicomstore.blobs.filesystem.FileSystemBlobStore`, created if missing;
-        ``memory://`` for a fresh :class:`~dicomstore.blobs.memory.MemoryBlobStore`.
+        ``memory://`` for a fresh :class:`~dicomstore.blobs.memory.MemoryBlobStore`;
+        ``gs://bucket[/prefix]`` or ``s3://bucket[/prefix]`` for an
+        :class:`~dicomstore.blobs.objectstore.ObjectBlobStore` in an existing bucket (endpoint
+        and credentials from the environment).
+    staging_dir : pathlib.Path, optional
+        The local folder where an object store's uploads are spooled before they go up
+        (``BlobStore.staging_dir``); created if missing. Without one an object store uses a
+        private temporary folder. The filesystem store ignores it: it stages inside its root so
+        that storing a staged file is a rename; so does the memory store.
 
     Returns
     -------
@@ -33,7 +42,10 @@ def open_blob_store(url: str) -> BlobStore:
     Raises
     ------
     ValueError
-        If the URL is empty, malformed, or of a scheme other than ``file`` or ``memory``.
+        If the URL is empty, malformed, or of an unsupported scheme.
+    OSError
+        If the store cannot be used: a folder that cannot be created, a bucket that does not
+        exist (:class:`FileNotFoundError`) or may not be listed, storage that cannot be reached.
     """
     if not url:
         raise ValueError("blob store URL is empty")
@@ -51,6 +63,8 @@ def open_blob_store(url: str) -> BlobStore:
         if parts.query or parts.fragment or not parts.path:
             raise ValueError(f"blob store URL {url!r}: expected file:///absolute/path")
         return FileSystemBlobStore(Path(url2pathname(parts.path)))
+    if scheme in OBJECT_SCHEMES:
+        return ObjectBlobStore(url, staging_dir=staging_dir)
     supported = ", ".join(f"{name}://" for name in SUPPORTED_SCHEMES)
     raise ValueError(
         f"unsupported blob store URL scheme {parts.scheme!r} in {url!r}; "

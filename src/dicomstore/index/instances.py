@@ -315,7 +315,7 @@ def page_of_store(
 ) -> list[InstanceLocation]:
     """Up to ``limit`` instances of a store after the one with primary key ``after_pk``, in key
     order: walking a whole store in pages (export) without holding it in memory."""
-    query = (
+    query: sa.Select[Any] = (
         _LOCATION.select_from(instances.join(series).join(studies))
         .where(instances.c.dicom_store_pk == store_pk, instances.c.pk > after_pk)
         .order_by(instances.c.pk)

@@ -8,7 +8,8 @@ SQLite and PostgreSQL:
 
 - wildcard matching is ``GLOB`` on SQLite (its ``LIKE`` ignores ASCII case) and ``LIKE`` on
   PostgreSQL, both case-sensitive; person names are stored and queried case-folded;
-- range bounds compare by code point (PostgreSQL's collation could otherwise differ);
+- range bounds and values are fixed-width digit strings, in time order under any collation, so
+  they compare in the column's own collation: the one its index is built in;
 - Modalities in Study matches through ``EXISTS`` on the study's series and is answered by an
   aggregate of their modalities.
 
@@ -61,7 +62,6 @@ from dicomstore.dicom.qido import (
     Wildcard,
     returned_attributes,
 )
-from dicomstore.index.engine import by_codepoint
 from dicomstore.index.schema import instances, series, studies
 
 __all__ = ["compile_search", "search"]
@@ -93,13 +93,15 @@ def _uid_list(column: sa.ColumnElement[Any], matcher: UidList, dialect: sa.Diale
 def _range(
     column: sa.ColumnElement[Any], matcher: DateRange | TimeRange, dialect: sa.Dialect
 ) -> Condition:
-    # Normalised values are fixed-width digit strings: code point order is time order.
-    ordered = by_codepoint(column, dialect)
+    # Normalised values and bounds are fixed-width digit strings (YYYYMMDD, HHMMSS.FFFFFF: the
+    # dot always sixth), which every collation orders as code points do: compared in the
+    # column's own collation, the range can walk the column's index. ``COLLATE "C"`` would not
+    # (PostgreSQL uses an index only for comparisons in the collation it was built with).
     conditions: list[Condition] = [column.is_not(None)]
     if matcher.start is not None:
-        conditions.append(ordered >= matcher.start)
+        conditions.append(column >= matcher.start)
     if matcher.end is not None:
-        conditions.append(ordered <= matcher.end)
+        conditions.append(column <= matcher.end)
     return sa.and_(*conditions)
 
 
@@ -188,11 +190,29 @@ def _modalities() -> sa.ColumnElement[Any]:
     )
 
 
-def _instance_key(tag: str) -> str:
-    return f"instance_{tag}"
+def _instance_elements(tags: list[str], dialect: sa.Dialect) -> sa.ColumnElement[Any]:
+    """The elements ``tags`` of the instance's stored metadata, as one DICOM JSON object (SQL
+    NULL when it holds none of them), read in one pass over the document.
+
+    Not one ``metadata -> tag`` per tag: PostgreSQL detoasts a JSONB value again for every
+    operator applied to it, and an instance's metadata is stored compressed and, at a few KB,
+    out of line: each lookup would fetch and decompress the whole header again.
+    """
+    if dialect.name == "postgresql":
+        each, aggregate = sa.func.jsonb_each, sa.func.jsonb_object_agg
+    else:
+        each, aggregate = sa.func.json_each, sa.func.json_group_object
+    element = each(instances.c.metadata).table_valued("key", "value")
+    return (
+        sa.select(aggregate(element.c.key, element.c.value, type_=instances.c.metadata.type))
+        .where(element.c.key.in_(tags))
+        .scalar_subquery()
+    )
 
 
-def _selected(query: QidoQuery, returned: ReturnedAttributes) -> list[sa.ColumnElement[Any]]:
+def _selected(
+    query: QidoQuery, returned: ReturnedAttributes, dialect: sa.Dialect
+) -> list[sa.ColumnElement[Any]]:
     """The columns the answers are made of, labelled for :func:`_answer`."""
     columns: list[sa.ColumnElement[Any]] = [studies.c.study_instance_uid]
     if _needs_row_attributes(returned.study, STUDY_INSTANCE_UID):
@@ -215,10 +235,9 @@ def _selected(query: QidoQuery, returned: ReturnedAttributes) -> list[sa.ColumnE
     columns.append(instances.c.storage_class)
     if returned.all_instance_metadata:
         columns.append(instances.c.metadata.label("instance_metadata"))
-    else:
+    elif tags := sorted(returned.instance - set(COMPUTED_ATTRIBUTES)):
         # Only the requested elements leave the database, not whole (CT-sized) headers.
-        for tag in sorted(returned.instance - set(COMPUTED_ATTRIBUTES)):
-            columns.append(instances.c.metadata[tag].label(_instance_key(tag)))
+        columns.append(_instance_elements(tags, dialect).label("instance_elements"))
     return columns
 
 
@@ -248,16 +267,21 @@ def compile_search(
             studies, series.c.study_pk == studies.c.pk
         )
     searched = _TABLES[query.level]
-    # The store is matched on the study row, which every level joins: the planners then walk
-    # study → series → instances through their keys instead of every instance of the store.
+    # The store is matched on the study row, which every level joins: with a study in the path
+    # the planners walk study → series → instances through their keys instead of every
+    # instance of the store. Without one, it is matched on the searched row as well, whose own
+    # indexes lead with the store (its UID, Modality, key order): else a search by SOP Instance
+    # UID or Modality across the store would go through every study.
     conditions: list[Condition] = [studies.c.dicom_store_pk == store_pk]
     if query.study_uid is not None:
         conditions.append(studies.c.study_instance_uid == query.study_uid)
+    elif query.level is not Level.STUDY:
+        conditions.append(searched.c.dicom_store_pk == store_pk)
     if query.series_uid is not None:
         conditions.append(series.c.series_instance_uid == query.series_uid)
     conditions.extend(_predicate(match, dialect) for match in query.matches)
     return (
-        sa.select(*_selected(query, returned))
+        sa.select(*_selected(query, returned, dialect))
         .select_from(source)
         .where(*conditions)
         .order_by(searched.c.pk)
@@ -291,59 +315,58 @@ def _fill(
             answer[tag] = element
 
 
-def _study_part(row: sa.Row[Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
-    mapping = row._mapping
-    source = dict(mapping.get("study_attributes") or {})
-    source.setdefault(STUDY_INSTANCE_UID, _value("UI", row.study_instance_uid))
+def _study_part(row: dict[str, Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
+    source = dict(row.get("study_attributes") or {})
+    source.setdefault(STUDY_INSTANCE_UID, _value("UI", row["study_instance_uid"]))
 
     def modalities() -> dict[str, Any]:
-        aggregated = mapping["modalities"]
+        aggregated = row["modalities"]
         return _value("CS", *sorted(set(aggregated.split(_SEPARATOR)) if aggregated else ()))
 
     computed = {
         INSTANCE_AVAILABILITY: lambda: _value("CS", "ONLINE"),
         MODALITIES_IN_STUDY: modalities,
-        NUMBER_OF_STUDY_RELATED_SERIES: lambda: _value("IS", mapping["study_series_count"]),
-        NUMBER_OF_STUDY_RELATED_INSTANCES: lambda: _value("IS", mapping["study_instance_count"]),
+        NUMBER_OF_STUDY_RELATED_SERIES: lambda: _value("IS", row["study_series_count"]),
+        NUMBER_OF_STUDY_RELATED_INSTANCES: lambda: _value("IS", row["study_instance_count"]),
     }
     _fill(answer, returned.study, source, computed)
 
 
-def _series_part(row: sa.Row[Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
-    mapping = row._mapping
-    source = dict(mapping.get("series_attributes") or {})
-    source.setdefault(SERIES_INSTANCE_UID, _value("UI", row.series_instance_uid))
+def _series_part(row: dict[str, Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
+    source = dict(row.get("series_attributes") or {})
+    source.setdefault(SERIES_INSTANCE_UID, _value("UI", row["series_instance_uid"]))
     computed = {
-        NUMBER_OF_SERIES_RELATED_INSTANCES: lambda: _value("IS", mapping["series_instance_count"]),
+        NUMBER_OF_SERIES_RELATED_INSTANCES: lambda: _value("IS", row["series_instance_count"]),
     }
     _fill(answer, returned.series, source, computed)
 
 
-def _instance_part(row: sa.Row[Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:
-    mapping = row._mapping
+def _instance_part(
+    row: dict[str, Any], returned: ReturnedAttributes, answer: dict[str, Any]
+) -> None:
     if returned.all_instance_metadata:
-        source = dict(mapping["instance_metadata"])
+        source = dict(row["instance_metadata"])
         answer.update(source)  # the instance's own values win over its study's and series'
     else:
-        source = {
-            tag: mapping[_instance_key(tag)]
-            for tag in returned.instance
-            if _instance_key(tag) in mapping and mapping[_instance_key(tag)] is not None
-        }
-    source.setdefault(SOP_INSTANCE_UID, _value("UI", row.sop_instance_uid))
+        elements = row.get("instance_elements") or {}
+        source = {tag: element for tag, element in elements.items() if element is not None}
+    source.setdefault(SOP_INSTANCE_UID, _value("UI", row["sop_instance_uid"]))
     computed = {
-        INSTANCE_AVAILABILITY: lambda: _value("CS", instance_availability(row.storage_class)),
+        INSTANCE_AVAILABILITY: lambda: _value("CS", instance_availability(row["storage_class"])),
     }
     _fill(answer, returned.instance, source, computed)
 
 
 def _answer(row: sa.Row[Any], query: QidoQuery, returned: ReturnedAttributes) -> dict[str, Any]:
+    # A plain dict: looking up a column the statement did not select is then cheap (a Row's
+    # mapping goes through an exception for each miss).
+    values = row._asdict()
     answer: dict[str, Any] = {}
-    _study_part(row, returned, answer)
+    _study_part(values, returned, answer)
     if query.level is not Level.STUDY:
-        _series_part(row, returned, answer)
+        _series_part(values, returned, answer)
     if query.level is Level.INSTANCE:
-        _instance_part(row, returned, answer)
+        _instance_part(values, returned, answer)
     return dict(sorted(answer.items()))
 
 

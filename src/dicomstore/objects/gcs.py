@@ -11,26 +11,31 @@ Listing is by the literal prefix, one page of 1000 at a time; wildcard filtering
 yields a clean error, not a mix of two versions. Uploads above 8 MiB are resumable, in 8 MiB
 pieces, so memory stays bounded whatever the file size. Library errors become the domain's in
 :func:`_translated`, after the library's own retries (up to ``retry_timeout`` seconds).
+
+The client is made on first use and shared by the threads using the store (the library's own
+``transfer_manager`` shares one across threads the same way).
 """
 
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import google.auth
-import requests  # type: ignore[import-untyped]
+import google.cloud.storage as storage  # type: ignore[import-untyped]
+import requests
 from google.api_core import exceptions as api_exceptions
 from google.auth import exceptions as auth_exceptions
 from google.auth.credentials import AnonymousCredentials
-from google.cloud import storage  # type: ignore[import-untyped]
 from google.cloud.storage.exceptions import DataCorruption  # type: ignore[import-untyped]
 from google.cloud.storage.retry import DEFAULT_RETRY  # type: ignore[import-untyped]
 
 from dicomstore.errors import (
+    Aborted,
     FailedPrecondition,
     Internal,
     InvalidArgument,
@@ -64,9 +69,10 @@ def new_storage_client() -> Any:
     """
     if os.environ.get("STORAGE_EMULATOR_HOST"):
         project = os.environ.get("GOOGLE_CLOUD_PROJECT") or _DEFAULT_PROJECT
-        return storage.Client(project=project, credentials=AnonymousCredentials())
-    credentials, project = google.auth.default()
-    return storage.Client(project=project, credentials=credentials)
+        anonymous = AnonymousCredentials()  # type: ignore[no-untyped-call]
+        return storage.Client(project=project, credentials=anonymous)
+    credentials, default_project = google.auth.default()
+    return storage.Client(project=default_project, credentials=credentials)
 
 
 class GcsObjectStore:
@@ -86,6 +92,7 @@ class GcsObjectStore:
     def __init__(self, bucket: str, *, client: Any = None, retry_timeout: float = 120.0) -> None:
         self._bucket_name = bucket
         self._client = client
+        self._client_lock = threading.Lock()
         self._retry = DEFAULT_RETRY.with_timeout(retry_timeout)
 
     def __repr__(self) -> str:
@@ -116,16 +123,28 @@ class GcsObjectStore:
                     yield ObjectInfo(blob.name, int(blob.size or 0))
 
     def read_chunks(self, name: str, chunk_size: int = DEFAULT_CHUNK_SIZE) -> Iterator[bytes]:
-        """Ranged reads of ``chunk_size`` bytes of one generation; see ``ObjectStore.read_chunks``."""
+        """Ranged reads of one generation; see ``ObjectStore.read_chunks``."""
         uri = self._uri(name)
         with self._translated(uri, missing=f"Object {uri} does not exist."):
-            # get_blob fetches the metadata, so the reads below ask for this generation only.
-            blob = self._bucket().get_blob(name, retry=self._retry)
-            if blob is None:
+            if not name or name.endswith("/"):  # a folder placeholder at most
                 raise NotFound(f"Object {uri} does not exist.")
-            with blob.open("rb", chunk_size=chunk_size, retry=self._retry) as reader:
+            bucket = self._bucket()
+            found = bucket.get_blob(name, retry=self._retry)
+            if found is None:
+                raise NotFound(f"Object {uri} does not exist.")
+            # Pinned to the generation just seen: a replacement meanwhile ends in Aborted, never
+            # in a mix of two versions. (Not found.media_link: the emulator's may name another
+            # host.)
+            blob = bucket.blob(name, generation=found.generation)
+        try:
+            with (
+                self._translated(uri, missing=uri),
+                blob.open("rb", chunk_size=chunk_size, retry=self._retry) as reader,
+            ):
                 while chunk := reader.read(chunk_size):
                     yield chunk
+        except NotFound as error:
+            raise Aborted(f"Object {uri} was replaced or deleted while it was read.") from error
 
     def read_text(self, name: str, limit: int = DEFAULT_TEXT_LIMIT) -> str:
         """See ``ObjectStore.read_text``."""
@@ -134,7 +153,15 @@ class GcsObjectStore:
 
     def write_file(self, name: str, path: Path, content_type: str) -> None:
         """A multipart upload up to 8 MiB, a resumable one in 8 MiB pieces above; see
-        ``ObjectStore.write_file``."""
+        ``ObjectStore.write_file``.
+
+        Raises
+        ------
+        FileNotFoundError
+            If ``path`` is not a file (the caller's mistake, not the destination's).
+        """
+        if not os.path.isfile(path):
+            raise FileNotFoundError(f"no file to upload at {path}")
         with self._translated(self._uri(name), missing=self._no_bucket()):
             blob = self._bucket().blob(name, chunk_size=_UPLOAD_CHUNK_SIZE)
             blob.upload_from_filename(os.fspath(path), content_type=content_type, retry=self._retry)
@@ -155,9 +182,10 @@ class GcsObjectStore:
     # -- internals --------------------------------------------------------------------------
 
     def _get_client(self) -> Any:
-        if self._client is None:
-            self._client = new_storage_client()
-        return self._client
+        with self._client_lock:
+            if self._client is None:
+                self._client = new_storage_client()
+            return self._client
 
     def _bucket(self) -> Any:
         return self._get_client().bucket(self._bucket_name)

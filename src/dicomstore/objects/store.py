@@ -13,10 +13,12 @@ Errors are the domain's, with messages that name the URI:
   the storage refuses;
 - :class:`~dicomstore.errors.FailedPrecondition` — no credentials are configured, or a local path
   is in the way (a folder where a file should go, a file where a folder should);
+- :class:`~dicomstore.errors.Aborted` — the object was replaced or deleted while being read;
 - :class:`~dicomstore.errors.Unavailable` — the storage cannot be reached or failed (after the
   client library's own retries).
 
-A store is used by one thread at a time; clients are created on first use.
+A store may be used by several threads at once (import reads a few objects in parallel, export
+writes a few); clients are created on first use.
 """
 
 from __future__ import annotations
@@ -80,7 +82,9 @@ class ObjectStore(Protocol):
         """Stream the object ``name`` in pieces of at most ``chunk_size`` bytes.
 
         Raises NotFound (on the first ``next()``) if there is no such object. An empty object
-        yields no pieces.
+        yields no pieces. The pieces all come from one version of the object: if it is replaced
+        or deleted meanwhile, the read either goes on with the old version or fails with
+        Aborted.
         """
         ...
 
@@ -122,7 +126,9 @@ def decode_text(chunks: Iterable[bytes], *, uri: str, limit: int) -> str:
     for chunk in chunks:
         data += chunk
         if len(data) > limit:
-            raise InvalidArgument(f"Object {uri} is larger than the {limit}-byte limit for a text file.")
+            raise InvalidArgument(
+                f"Object {uri} is larger than the {limit}-byte limit for a text file."
+            )
     try:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:

@@ -13,9 +13,11 @@ Import wildcards (§7) apply to the object part only:
   path, optionally followed by an extension: ``gs://b/dir/**.dcm`` is every ``.dcm`` under
   ``dir/``, at any depth.
 
-Any other use of ``*`` is refused with INVALID_ARGUMENT. URIs are taken literally: there is no
-percent-decoding (``gs://b/a%20b`` names the object ``a%20b``, as ``gsutil`` would), so a file
-name containing ``*`` or ``?`` cannot be imported by name. Everything here is pure: no I/O.
+Any other use of ``*`` is refused with INVALID_ARGUMENT. Bucket URIs are taken literally, as
+Google takes them (``gs://b/a%20b`` names the object ``a%20b``); file URIs are percent-decoded as
+RFC 8089 says (``file:///tmp/a%20b`` is the path ``/tmp/a b``, what :meth:`pathlib.Path.as_uri`
+writes), before wildcards are looked for. An object whose name contains ``*`` or ``?`` can only
+be imported through a wildcard. Everything here is pure: no I/O.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import NoReturn
+from urllib.parse import unquote
 
 from dicomstore.errors import InvalidArgument
 
@@ -39,8 +42,8 @@ __all__ = [
 #: The URI schemes of object storage, in the order error messages list them.
 SCHEMES = ("gs", "s3", "file")
 
-# Cloud Storage and S3 both cap object names at 1024 bytes of UTF-8.
-_MAX_NAME_BYTES = 1024
+# Cloud Storage and S3 both cap object names at 1024 bytes of UTF-8; Linux paths at 4096.
+_MAX_NAME_BYTES = {"gs": 1024, "s3": 1024, "file": 4095}
 # Bucket names: 3–63 lowercase letters, digits, "-", "." (and "_" on Cloud Storage), starting and
 # ending with a letter or digit. Cloud Storage allows dotted names up to 222 characters whose
 # dot-separated parts are at most 63 each.
@@ -74,9 +77,12 @@ class ObjectUri:
     name: str
 
     def __str__(self) -> str:
-        """The URI text: ``gs://bucket/name``, ``s3://bucket/name`` or ``file:///name``."""
+        """The URI text: ``gs://bucket/name``, ``s3://bucket/name`` or ``file:///name``.
+
+        :func:`parse_object_uri` gives back an equal URI (``%`` in a file path is written ``%25``).
+        """
         if self.scheme == "file":
-            return f"file:///{self.name}"
+            return "file:///" + self.name.replace("%", "%25")
         return f"{self.scheme}://{self.bucket}/{self.name}"
 
     def child(self, relative: str) -> ObjectUri:
@@ -103,15 +109,16 @@ def parse_object_uri(text: str, *, field: str) -> ObjectUri:
     ----------
     text : str
         ``gs://bucket[/object]``, ``s3://bucket[/key]`` or ``file:///absolute/path``
-        (``file://localhost/absolute/path`` too). Wildcard characters are kept in the name;
-        :func:`parse_import_pattern` gives them meaning.
+        (``file://localhost/absolute/path`` too; percent-escapes decoded). Wildcard characters
+        are kept in the name; :func:`parse_import_pattern` gives them meaning.
     field : str
         The request field, as the API spells it (``"gcsSource.uri"``), for error messages.
 
     Returns
     -------
     ObjectUri
-        The parsed URI; the scheme is lowercased, nothing else is changed.
+        The parsed URI: the scheme lowercased, a file path percent-decoded, nothing else
+        changed.
 
     Raises
     ------
@@ -122,7 +129,7 @@ def parse_object_uri(text: str, *, field: str) -> ObjectUri:
     """
     if not text:
         raise InvalidArgument(f"{field} is required: {_EXPECTED}.")
-    if any(ord(character) < 0x20 or ord(character) == 0x7F for character in text):
+    if _has_control_character(text):
         _invalid(field, text, "it contains a control character (NUL, newline, …)")
     scheme, separator, rest = text.partition("://")
     scheme = scheme.lower()
@@ -140,7 +147,7 @@ def parse_object_uri(text: str, *, field: str) -> ObjectUri:
     problem = _bucket_problem(scheme, bucket)
     if problem:
         _invalid(field, text, f"invalid bucket name {bucket!r}: {problem}")
-    _check_name(field, text, name)
+    _check_name(field, text, name, _MAX_NAME_BYTES[scheme])
     return ObjectUri(scheme, bucket, name)
 
 
@@ -149,22 +156,31 @@ def _parse_file(field: str, text: str, rest: str) -> ObjectUri:
         rest = rest.removeprefix("localhost")
     if not rest.startswith("/"):
         _invalid(field, text, "a file URI must name an absolute path: file:///absolute/path")
-    name = rest[1:]
+    try:
+        name = unquote(rest[1:], errors="strict")
+    except UnicodeDecodeError:
+        _invalid(field, text, "its percent-escapes are not UTF-8")
+    if _has_control_character(name):
+        _invalid(field, text, "it contains a control character (NUL, newline, …)")
     if "//" in name or name.startswith("/"):
         _invalid(field, text, "the path has an empty segment (//)")
-    _check_name(field, text, name)
+    _check_name(field, text, name, _MAX_NAME_BYTES["file"])
     return ObjectUri("file", "", name)
 
 
-def _check_name(field: str, text: str, name: str) -> None:
+def _has_control_character(text: str) -> bool:
+    return any(ord(character) < 0x20 or ord(character) == 0x7F for character in text)
+
+
+def _check_name(field: str, text: str, name: str, maximum: int) -> None:
     if any(segment in (".", "..") for segment in name.split("/")):
         _invalid(field, text, "'.' and '..' path segments are not allowed")
     try:
         size = len(name.encode("utf-8"))
     except UnicodeEncodeError:
         _invalid(field, text, "it is not valid Unicode")
-    if size > _MAX_NAME_BYTES:
-        _invalid(field, text, f"the object name is longer than {_MAX_NAME_BYTES} bytes")
+    if size > maximum:
+        _invalid(field, text, f"the name is longer than {maximum} bytes")
 
 
 def _bucket_problem(scheme: str, bucket: str) -> str | None:
@@ -175,7 +191,9 @@ def _bucket_problem(scheme: str, bucket: str) -> str | None:
     pattern = _GCS_BUCKET_RE if scheme == "gs" else _S3_BUCKET_RE
     if not pattern.fullmatch(bucket):
         allowed = "'-', '_' and '.'" if scheme == "gs" else "'-' and '.'"
-        return f"use lowercase letters, digits, {allowed}, starting and ending with a letter or digit"
+        return (
+            f"use lowercase letters, digits, {allowed}, starting and ending with a letter or digit"
+        )
     if ".." in bucket:
         return "it must not contain '..'"
     if any(len(part) > 63 for part in bucket.split(".")):
@@ -250,7 +268,7 @@ def parse_import_pattern(text: str, *, field: str = "gcsSource.uri") -> ObjectPa
     uri = parse_object_uri(text, field=field)
     name = uri.name
     if not name:
-        _invalid(field, text, "name an object, or objects with a wildcard such as …/**.dcm")
+        _invalid(field, text, "name an object, or several with a wildcard (gs://bucket/dir/**.dcm)")
     if "**" in name:
         head, _, tail = name.partition("**")
         if any(wildcard in head or wildcard in tail for wildcard in _WILDCARDS):

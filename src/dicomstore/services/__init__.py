@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from dicomstore.blobs import BlobStore
@@ -11,7 +12,9 @@ from dicomstore.index import Index
 from dicomstore.services.datasets import DatasetService
 from dicomstore.services.dicom_stores import DicomStoreService
 from dicomstore.services.dicomweb_delete import DicomWebDeleteService
+from dicomstore.services.exports import ExportService
 from dicomstore.services.frame_cache import FrameCache
+from dicomstore.services.imports import ImportService
 from dicomstore.services.jobs import JobRunner
 from dicomstore.services.locations import LocationService
 from dicomstore.services.metrics import MetricsService
@@ -21,6 +24,7 @@ from dicomstore.services.retrieve import RetrieveService
 from dicomstore.services.search import SearchService
 from dicomstore.services.stow import StowService
 from dicomstore.services.sweep import SweepService
+from dicomstore.sinks.tables import open_metadata_table
 
 __all__ = ["Services"]
 
@@ -41,6 +45,8 @@ class Services:
     render: RenderService
     search: SearchService
     dicomweb_delete: DicomWebDeleteService
+    imports: ImportService
+    exports: ExportService
     metrics: MetricsService
     sweep: SweepService
 
@@ -57,6 +63,10 @@ class Services:
     ) -> Services:
         cache = FrameCache(frame_cache_bytes)
         jobs = JobRunner(index)
+        stow = StowService(index, blobs)
+        retrieve = RetrieveService(index, blobs, cache)
+        render = RenderService(index, blobs, cache)
+        tables = partial(open_metadata_table, bigquery, duckdb_dir=duckdb_dir)
         return cls(
             index=index,
             blobs=blobs,
@@ -65,11 +75,13 @@ class Services:
             dicom_stores=DicomStoreService(index, blobs),
             operations=OperationService(index),
             jobs=jobs,
-            stow=StowService(index, blobs),
-            retrieve=RetrieveService(index, blobs, cache),
-            render=RenderService(index, blobs, cache),
+            stow=stow,
+            retrieve=retrieve,
+            render=render,
             search=SearchService(index, qido_mode),
             dicomweb_delete=DicomWebDeleteService(index, blobs, jobs),
+            imports=ImportService(index, stow, jobs),
+            exports=ExportService(index, blobs, retrieve, render, jobs, metadata_table=tables),
             metrics=MetricsService(index),
             sweep=SweepService(index, blobs),
         )

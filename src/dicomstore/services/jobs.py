@@ -46,12 +46,15 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-STALE_AFTER = timedelta(seconds=60)
+# A running operation's worker beats every _BEAT_SECONDS from a thread of its own, whatever its
+# job is doing; one silent for STALE_AFTER is taken to be dead and its operation taken over.
+STALE_AFTER = timedelta(seconds=20)
+_BEAT_SECONDS = 5.0
 INTERRUPTED_MESSAGE = "The operation was interrupted by a server restart."
 _POLL_SECONDS = 0.25
 _TICK_SECONDS = 0.5
 _CANCELLED = {"code": int(Code.CANCELLED), "message": "Operation cancelled."}
-_RECOVER_EVERY = 240  # idle polls: about a minute
+_RECOVER_SECONDS = 10.0  # how often an idle worker looks for operations of dead workers
 
 
 def new_operation_id() -> str:
@@ -113,6 +116,18 @@ class JobContext:
             raise Cancelled("The operation is no longer held by this worker.")
         if cancel:
             raise Cancelled("Operation cancelled.")
+
+    def beat_until(self, finished: threading.Event) -> None:
+        """Heartbeat every ``_BEAT_SECONDS`` until ``finished``: run on a thread of its own, so a
+        long unit of work (a large transcode, a slow download) never looks like a dead worker."""
+        while not finished.wait(_BEAT_SECONDS):
+            try:
+                with self._runner.index.transaction() as tx:
+                    operation_rows.heartbeat(
+                        tx, self._claim.pk, worker=self._worker, now=utcnow(), counter=self.counter
+                    )
+            except Exception:  # the index may be briefly unreachable; the next beat may do
+                log.exception("heartbeat of operation %s failed", self._claim.operation_id)
 
     def tick(self) -> None:
         """``check`` at most every ``_TICK_SECONDS``: cheap enough to call once per unit."""
@@ -176,6 +191,12 @@ class JobRunner:
         context = JobContext(self, claim, worker)
         response: dict[str, Any] | None = None
         error: dict[str, Any] | None = None
+        finished = threading.Event()
+        beating = threading.Thread(
+            target=context.beat_until, args=(finished,), name=f"heartbeat-{claim.operation_id}"
+        )
+        beating.daemon = True
+        beating.start()
         try:
             response = self._jobs[claim.api_method_name].run(context)
         except _Stopping:
@@ -190,6 +211,9 @@ class JobRunner:
         except Exception as failure:  # a bug in a job must fail its operation, not the worker
             log.exception("operation %s failed", claim.operation_id)
             error = {"code": int(Code.INTERNAL), "message": f"Internal error: {failure}"}
+        finally:
+            finished.set()
+            beating.join()
         with self.index.transaction() as tx:
             operation_rows.finish_claimed(
                 tx,
@@ -241,15 +265,15 @@ class JobRunner:
         self._threads.clear()
 
     def _work(self, worker: str) -> None:
-        idle = 0
+        next_recovery = time.monotonic() + _RECOVER_SECONDS
         while not self._stop.is_set():
             try:
                 if self.run_one(worker):
                     continue
             except Exception:  # the index may be briefly unreachable; try again later
                 log.exception("job worker %s could not claim an operation", worker)
-            idle += 1
-            if idle % _RECOVER_EVERY == 0:  # take over work from dead workers
+            if time.monotonic() >= next_recovery:  # take over work from dead workers
+                next_recovery = time.monotonic() + _RECOVER_SECONDS
                 try:
                     self.recover_interrupted(everything=False)
                 except Exception:

@@ -22,6 +22,7 @@ import pytest
 from googleapiclient.errors import HttpError
 
 from tests.conftest import IN_CI, LOCATION
+from tests.object_servers import GcsEmulator
 from tests.processes import ServerProcess
 
 pytestmark = pytest.mark.gcloud
@@ -29,6 +30,7 @@ pytestmark = pytest.mark.gcloud
 _, PROJECT, _, REGION = LOCATION.split("/")
 DATASET_TYPE = "type.googleapis.com/google.cloud.healthcare.v1.dataset.Dataset"
 CREATE_DATASET = "google.cloud.healthcare.v1.dataset.DatasetService.CreateDataset"
+IMPORT = "google.cloud.healthcare.v1.dicom.DicomService.ImportDicomData"
 TIMEOUT = 60
 
 # Shared by every engine's configuration; only the endpoint differs.
@@ -245,3 +247,51 @@ def test_errors_reach_the_user_with_google_status(gcloud: Gcloud, dataset: str) 
     assert "(gcloud.healthcare.datasets.describe) NOT_FOUND:" in missing
     taken = gcloud.fails("healthcare", "datasets", "create", dataset_id)
     assert "(gcloud.healthcare.datasets.create) ALREADY_EXISTS:" in taken
+
+
+def test_import_export_gcs_and_bq_then_operations_describe_and_list(
+    gcloud: Gcloud, healthcare: Any, dataset: str, fake_gcs: GcsEmulator, server: ServerProcess
+) -> None:
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from tests.api.http.dicomweb_support import make_instance, part10
+
+    stores = healthcare.projects().locations().datasets().dicomStores()
+    stores.create(parent=dataset, dicomStoreId="src", body={}).execute()
+    dataset_flag = f"--dataset={dataset.rsplit('/', 1)[1]}"
+    bucket = fake_gcs.create_bucket()
+    client = storage.Client(project="test", credentials=AnonymousCredentials())
+    instances = [make_instance() for _ in range(3)]
+    for number, instance in enumerate(instances):
+        client.bucket(bucket).blob(f"in/{number}.dcm").upload_from_string(part10(instance))
+
+    # Without --async gcloud polls operations.get until the operation is done.
+    gcloud("healthcare", "dicom-stores", "import", "gcs", "src", dataset_flag,
+           f"--gcs-uri=gs://{bucket}/in/*.dcm")  # fmt: skip
+    gcloud("healthcare", "dicom-stores", "export", "gcs", "src", dataset_flag,
+           f"--gcs-uri-prefix=gs://{bucket}/out/", "--mime-type=image/png")  # fmt: skip
+    exported = {blob.name for blob in client.list_blobs(bucket, prefix="out/")}
+    assert exported == {
+        f"out/{i.StudyInstanceUID}/{i.SeriesInstanceUID}/{i.SOPInstanceUID}.png" for i in instances
+    }
+    gcloud("healthcare", "dicom-stores", "export", "bq", "src", dataset_flag,
+           f"--bq-table=bq://{PROJECT}.gcloud_exports.instances",
+           "--write-disposition=write-truncate")  # fmt: skip
+    import duckdb
+
+    database = server.data_dir / "bigquery" / f"{PROJECT}.duckdb"
+    with duckdb.connect(str(database), read_only=True) as connection:
+        rows = connection.execute(
+            "SELECT SOPInstanceUID FROM gcloud_exports.instances ORDER BY 1"
+        ).fetchall()
+    assert rows == sorted((i.SOPInstanceUID,) for i in instances)
+
+    listed = gcloud("healthcare", "operations", "list", dataset_flag)
+    methods = sorted(item["metadata"]["apiMethodName"].rsplit(".", 1)[1] for item in listed)
+    assert methods == ["ExportDicomData", "ExportDicomData", "ImportDicomData"]
+    imported = next(item for item in listed if item["metadata"]["apiMethodName"] == IMPORT)
+    operation_id = imported["name"].rsplit("/", 1)[1]
+    described = gcloud("healthcare", "operations", "describe", operation_id, dataset_flag)
+    assert described == imported
+    assert described["metadata"]["counter"] == {"success": "3"}

@@ -8,6 +8,7 @@ processes the tests start inherit them, as a user's would. Tests isolate themsel
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import tempfile
@@ -21,7 +22,14 @@ import pytest
 
 from tests.processes import free_port
 
-__all__ = ["GcsEmulator", "S3Server", "fake_gcs", "new_bucket_name", "s3_server"]
+__all__ = [
+    "GcsEmulator",
+    "S3Server",
+    "fake_gcs",
+    "gcs_emulator",
+    "new_bucket_name",
+    "s3_server",
+]
 
 
 def new_bucket_name() -> str:
@@ -57,9 +65,10 @@ def _binary() -> str:
     return str(_get_binary_path())
 
 
-@pytest.fixture(scope="session")
-def fake_gcs() -> Iterator[GcsEmulator]:
-    """fake-gcs-server over HTTP on a free port, in memory, named by ``STORAGE_EMULATOR_HOST``."""
+@contextlib.contextmanager
+def gcs_emulator() -> Iterator[GcsEmulator]:
+    """fake-gcs-server over HTTP on a free port, in memory, named by ``STORAGE_EMULATOR_HOST``
+    while it runs (the benchmarks start it this way too)."""
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as scratch:
@@ -74,14 +83,23 @@ def fake_gcs() -> Iterator[GcsEmulator]:
             _wait_until_up(f"{url}/storage/v1/b?project=test", process)
             previous = os.environ.get("STORAGE_EMULATOR_HOST")
             os.environ["STORAGE_EMULATOR_HOST"] = url
-            yield GcsEmulator(url)
-            if previous is None:
-                os.environ.pop("STORAGE_EMULATOR_HOST", None)
-            else:
-                os.environ["STORAGE_EMULATOR_HOST"] = previous
+            try:
+                yield GcsEmulator(url)
+            finally:
+                if previous is None:
+                    os.environ.pop("STORAGE_EMULATOR_HOST", None)
+                else:
+                    os.environ["STORAGE_EMULATOR_HOST"] = previous
         finally:
             process.terminate()
             process.wait(timeout=10)
+
+
+@pytest.fixture(scope="session")
+def fake_gcs() -> Iterator[GcsEmulator]:
+    """The Cloud Storage emulator for the session."""
+    with gcs_emulator() as emulator:
+        yield emulator
 
 
 _S3_ENVIRONMENT = {

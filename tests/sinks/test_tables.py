@@ -3,15 +3,28 @@
 from __future__ import annotations
 
 import ast
+import gzip
 import inspect
+import json
+from collections.abc import Sequence
 from types import ModuleType
 from typing import Any
 
 import pytest
 
 import dicomstore.sinks
+from dicomstore.dicom.bigquery import Column, TableUri, WriteDisposition
 from dicomstore.errors import InvalidArgument
-from dicomstore.sinks import bigquery_table, duckdb_table, tables, validate_destination
+from dicomstore.sinks import (
+    MetadataTable,
+    RowFile,
+    bigquery_table,
+    duckdb_table,
+    export_metadata,
+    tables,
+    validate_destination,
+)
+from tests.sinks.instances import records
 
 
 @pytest.mark.parametrize(
@@ -72,3 +85,42 @@ def test_all_is_exact(module: ModuleType) -> None:
 def test_package_exports_exist() -> None:
     for name in dicomstore.sinks.__all__:
         assert getattr(dicomstore.sinks, name) is not None
+
+
+class RecordingTable:
+    """A backend that keeps what it is given."""
+
+    def __init__(self, *, gzip_rows: bool) -> None:
+        self.gzip_rows = gzip_rows
+        self.checked: list[tuple[TableUri, WriteDisposition]] = []
+        self.rows: list[dict[str, Any]] = []
+        self.columns: list[Column] = []
+
+    def check_writable(self, table: TableUri, disposition: WriteDisposition) -> None:
+        self.checked.append((table, disposition))
+
+    def load(
+        self, table: TableUri, columns: Sequence[Column], rows: RowFile, disposition: Any
+    ) -> int:
+        assert rows.gzipped is self.gzip_rows
+        assert rows.path.name.endswith(".gz") is self.gzip_rows
+        with gzip.open(rows.path) if rows.gzipped else rows.path.open("rb") as source:
+            lines = source.read().splitlines()
+        assert rows.longest_row == max(len(line) + 1 for line in lines)
+        self.rows = [json.loads(line) for line in lines]
+        self.columns = list(columns)
+        return rows.rows
+
+
+@pytest.mark.parametrize("gzip_rows", [True, False])
+def test_export_hands_the_backend_a_row_file(gzip_rows: bool) -> None:
+    backend = RecordingTable(gzip_rows=gzip_rows)
+    assert isinstance(backend, MetadataTable)
+    instances = records("CT_small.dcm", "MR_small.dcm")
+    destination = {"tableUri": "bq://p.d.t", "force": True, "includeSourceStore": False}
+    assert export_metadata(destination, instances, backend=backend) == 2
+    assert backend.checked == [(TableUri("p", "d", "t"), WriteDisposition.WRITE_TRUNCATE)]
+    assert [row["Modality"] for row in backend.rows] == ["CT", "MR"]
+    assert all("SourceDicomStore" not in row for row in backend.rows)  # not asked for
+    names = {column.name for column in backend.columns}
+    assert all(set(row) <= names for row in backend.rows)

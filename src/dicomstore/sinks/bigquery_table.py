@@ -182,6 +182,9 @@ def _translated(table: TableUri) -> Iterator[None]:
 class BigQueryTable:
     """Metadata tables in BigQuery.
 
+    Row files are uploaded uncompressed: BigQuery reads them in parallel, and limits gzipped
+    JSON to 4 GB.
+
     Parameters
     ----------
     client_factory : Callable[[str], bigquery.Client], optional
@@ -190,6 +193,8 @@ class BigQueryTable:
         Seconds for which calls other than the load job itself (which runs as long as it takes)
         are retried while BigQuery cannot be reached, before giving up as Unavailable.
     """
+
+    gzip_rows = False
 
     def __init__(
         self, client_factory: Callable[[str], Any] = client_for, *, timeout: float = 120.0

@@ -108,10 +108,22 @@ def _column(name: str, kind: DuckDBPyType, *, repeated: bool = False) -> Column 
 
 
 class DuckDBTable:
-    """Metadata tables in DuckDB files under ``directory``, one file per BigQuery project."""
+    """Metadata tables in DuckDB files under ``directory``, one file per BigQuery project.
 
-    def __init__(self, directory: Path) -> None:
+    Parameters
+    ----------
+    directory : Path
+        Where the database files are (created when first needed).
+    memory_limit : str
+        DuckDB's ``memory_limit`` while loading: beyond it DuckDB spills to a temporary folder
+        next to the database file. Without one, a load of 300,000 CT-like rows peaks at 1.5 GB.
+    """
+
+    gzip_rows = True
+
+    def __init__(self, directory: Path, *, memory_limit: str = "512MB") -> None:
         self.directory = directory
+        self.memory_limit = memory_limit
 
     def path_of(self, project: str) -> Path:
         """The database file of a BigQuery project."""
@@ -130,6 +142,7 @@ class DuckDBTable:
                 ) from error
             raise Unavailable(f"Cannot open the DuckDB database {path}: {error}") from error
         try:
+            connection.execute(f"SET memory_limit = {_literal(self.memory_limit)}")
             yield connection
         except duckdb.TransactionException as error:
             raise Aborted(f"Concurrent writes to the DuckDB database {path}: {error}") from error
@@ -209,7 +222,8 @@ def _load(
     object_size = max(_DEFAULT_MAXIMUM_OBJECT_SIZE, rows.longest_row + 1)
     inserted = connection.execute(
         f"INSERT INTO {target} BY NAME SELECT * FROM read_json(?, columns = {{{types}}},"
-        f" format = 'newline_delimited', maximum_object_size = {object_size})",
+        f" format = 'newline_delimited', maximum_object_size = {object_size},"
+        f" compression = '{'gzip' if rows.gzipped else 'none'}')",
         [str(rows.path)],
     ).fetchone()
     return int(inserted[0]) if inserted else 0

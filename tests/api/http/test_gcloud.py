@@ -289,7 +289,7 @@ def test_import_export_gcs_and_bq_then_operations_describe_and_list(
 
     listed = gcloud("healthcare", "operations", "list", dataset_flag)
     methods = sorted(item["metadata"]["apiMethodName"].rsplit(".", 1)[1] for item in listed)
-    assert methods == ["ExportDicomData", "ExportDicomData", "ImportDicomData"]
+    assert methods == ["CreateDataset", "ExportDicomData", "ExportDicomData", "ImportDicomData"]
     imported = next(item for item in listed if item["metadata"]["apiMethodName"] == IMPORT)
     operation_id = imported["name"].rsplit("/", 1)[1]
     described = gcloud("healthcare", "operations", "describe", operation_id, dataset_flag)

@@ -17,7 +17,7 @@ import pytest
 from pydicom.data import get_testdata_file
 
 from dicomstore.dicom.bigquery import RowExtras, flattened_row
-from dicomstore.errors import Cancelled, FailedPrecondition, Unavailable
+from dicomstore.errors import Cancelled, FailedPrecondition, ResourceExhausted, Unavailable
 from dicomstore.sinks import InstanceRecord, export_metadata, open_metadata_table
 from dicomstore.sinks.duckdb_table import DuckDBTable
 from tests.sinks.instances import FILES, STORE, extras, metadata_of, records
@@ -399,6 +399,21 @@ def test_a_database_held_by_another_process_is_unavailable(backend: DuckDBTable)
         assert holder.stdout is not None
         holder.stdout.close()
     assert count(backend) == 1
+
+
+def test_a_file_that_is_not_a_database(backend: DuckDBTable) -> None:
+    backend.directory.mkdir(parents=True)
+    backend.path_of("my-project").write_text("not a database")
+    with pytest.raises(FailedPrecondition, match="not a valid DuckDB database file"):
+        export(backend, records("CT_small.dcm"))
+
+
+def test_a_load_beyond_the_memory_limit(tmp_path: Path) -> None:
+    backend = DuckDBTable(tmp_path, memory_limit="1MB")
+    with pytest.raises(ResourceExhausted, match=r"needs more than its memory limit \(1MB\)"):
+        export(backend, records())
+    # The schema and the table were created, then rolled back with the failed insert.
+    assert query(DuckDBTable(tmp_path), "SELECT count(*) FROM duckdb_tables()") == [(0,)]
 
 
 def test_unknown_backend() -> None:

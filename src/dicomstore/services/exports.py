@@ -283,6 +283,7 @@ class ExportService:
             self._records(selected, source),
             backend=self._metadata_table(),
             progress=progress,
+            spool_dir=self.blobs.staging_dir(),
         )
 
     def _records(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import httpx
 
-__all__ = ["ServerProcess", "free_port", "start_server"]
+__all__ = ["ServerProcess", "WorkerProcess", "free_port", "start_server", "start_worker"]
 
 
 def free_port() -> int:
@@ -69,3 +69,43 @@ def start_server(
         time.sleep(0.05)
     process.kill()
     raise RuntimeError("server did not become healthy within 30 s")
+
+
+@dataclass
+class WorkerProcess:
+    """A ``dicomstore worker`` child process."""
+
+    process: subprocess.Popen[str]
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+        try:
+            return self.process.wait(timeout=40)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            raise
+
+
+def start_worker(
+    data_dir: Path, *, database_url: str, extra: tuple[str, ...] = ()
+) -> WorkerProcess:
+    """Start a worker and wait until it says it runs (it serves no HTTP to poll)."""
+    command = [sys.executable, "-m", "dicomstore", "worker", "--data-dir", str(data_dir),
+               "--database-url", database_url, "--log-level", "info", *extra]  # fmt: skip
+    log_path = data_dir.parent / f"{data_dir.name}-worker.log"
+    with log_path.open("a") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"worker exited with {process.returncode}:\n{log_path.read_text()}")
+        if "dicomstore worker running" in log_path.read_text():
+            return WorkerProcess(process, log_path)
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("worker did not start within 30 s")

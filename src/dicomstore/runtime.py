@@ -88,7 +88,8 @@ def open_index(settings: Settings) -> Index:
 
 def open_blobs(settings: Settings) -> BlobStore:
     try:
-        return open_blob_store(settings.blob_store_url)
+        # Object stores spool uploads on local disk first: in the data folder, beside the index.
+        return open_blob_store(settings.blob_store_url, staging_dir=settings.data_dir / "staging")
     except (ValueError, OSError) as error:
         shown = settings.blob_store_url
         raise StartupError(f"cannot open the blob store {shown!r}: {error}") from error

@@ -108,6 +108,9 @@ def serve(settings: Settings) -> None:
             http="auto",
             server_header=False,
             timeout_graceful_shutdown=10,
+            # Google's clients (httplib2) reuse an idle connection without retrying a POST on a
+            # broken pipe: keep idle connections open as long as common load balancers do.
+            timeout_keep_alive=75,
         )
         host, port = sock.getsockname()[:2]
         log.info(

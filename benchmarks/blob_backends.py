@@ -14,8 +14,8 @@ Workloads: ``--small`` puts of 512 KiB from memory; one put of a ``--big-mib`` M
 streamed from a local file; ``--reads`` ranged reads of 64 KiB at random offsets of an object of
 ``--read-object-mib`` MiB (a multi-frame instance; moto reads a whole object for every ranged
 GET, so on the 256 MiB one the server's own time would swamp the clients'); listing ``--list``
-keys under a prefix. Each is run ``--rounds`` times per library and the median is printed, after
-one untimed request that opens the connections.
+keys under a prefix. Each is run ``--rounds`` times per library, the libraries taking turns, and
+the median is printed; one untimed request first opens the connections.
 
 The servers are started here on free loopback ports, each in its own process so that they do not
 share the client's interpreter: moto's S3 server (``python -m moto.server``) and fake-gcs-server
@@ -216,49 +216,65 @@ class Figure:
         return f"{self.volume / self.seconds / 1e6:,.1f} MB/s"
 
 
-def median_time(action: Callable[[], object], rounds: int) -> float:
-    times = []
-    for _ in range(rounds):
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+class Workloads:
+    """The four timed workloads on one client, and what they need stored beforehand."""
+
+    def __init__(
+        self, client: Client, big_file: Path, read_file: Path, arguments: argparse.Namespace
+    ) -> None:
+        self.client = client
+        self.big_file = big_file
+        self.small = arguments.small
+        self.listed = arguments.list
+        self.payload = os.urandom(SMALL_BYTES)
+        client.put_bytes("warm-up", b"x")  # opens the connections, creates the folders
+        client.put_file("frames", read_file)
+        generator = random.Random(arguments.seed)
+        read_size = read_file.stat().st_size
+        self.offsets = [generator.randrange(read_size - READ_BYTES) for _ in range(arguments.reads)]
+        with concurrent.futures.ThreadPoolExecutor(8) as pool:
+            list(pool.map(lambda n: client.put_bytes(f"list/{n:05}", b"."), range(self.listed)))
+        counted = client.count_keys("list/")
+        assert counted == self.listed, f"listed {counted} keys, expected {self.listed}"
+
+    def operations(self) -> list[tuple[Callable[[], object], float, str]]:
+        """Each workload: what to time, and the bytes (or keys) it moves."""
+        return [
+            (self.put_small, self.small * SMALL_BYTES, "bytes"),
+            (self.put_big, self.big_file.stat().st_size, "bytes"),
+            (self.read_ranges, len(self.offsets) * READ_BYTES, "bytes"),
+            (lambda: self.client.count_keys("list/"), self.listed, "keys"),
+        ]
+
+    def put_small(self) -> None:
+        for n in range(self.small):
+            self.client.put_bytes(f"small/{n:05}", self.payload)
+
+    def put_big(self) -> None:
+        self.client.put_file("big", self.big_file)
+
+    def read_ranges(self) -> None:
+        for offset in self.offsets:
+            self.client.read_range("frames", offset, READ_BYTES)
 
 
-def run_workloads(
-    client: Client, big_file: Path, read_file: Path, arguments: argparse.Namespace
-) -> list[Figure]:
-    rounds = arguments.rounds
-    payload = os.urandom(SMALL_BYTES)
-    big_size = big_file.stat().st_size
-    client.put_bytes("warm-up", b"x")  # opens the connections, creates the folders
-
-    def put_small() -> None:
-        for n in range(arguments.small):
-            client.put_bytes(f"small/{n:05}", payload)
-
-    figures = [Figure(median_time(put_small, rounds), arguments.small * SMALL_BYTES, "bytes")]
-    figures.append(
-        Figure(median_time(lambda: client.put_file("big", big_file), rounds), big_size, "bytes")
-    )
-    client.put_file("frames", read_file)
-    generator = random.Random(arguments.seed)
-    read_size = read_file.stat().st_size
-    offsets = [generator.randrange(read_size - READ_BYTES) for _ in range(arguments.reads)]
-
-    def read_ranges() -> None:
-        for offset in offsets:
-            client.read_range("frames", offset, READ_BYTES)
-
-    figures.append(Figure(median_time(read_ranges, rounds), arguments.reads * READ_BYTES, "bytes"))
-    with concurrent.futures.ThreadPoolExecutor(8) as pool:  # untimed: the keys to list
-        list(pool.map(lambda n: client.put_bytes(f"list/{n:05}", b"."), range(arguments.list)))
-    counted = client.count_keys("list/")
-    assert counted == arguments.list, f"listed {counted} keys, expected {arguments.list}"
-    figures.append(
-        Figure(median_time(lambda: client.count_keys("list/"), rounds), arguments.list, "keys")
-    )
-    return figures
+def run_interleaved(workloads: dict[str, Workloads], rounds: int) -> dict[str, list[Figure]]:
+    """The median of ``rounds`` runs of each workload, the libraries taking turns within a
+    round, so that a busy spell of the machine does not fall on one library only."""
+    results: dict[str, list[Figure]] = {library: [] for library in workloads}
+    table = {library: work.operations() for library, work in workloads.items()}
+    for row in range(len(next(iter(table.values())))):
+        times: dict[str, list[float]] = {library: [] for library in workloads}
+        for _ in range(rounds):
+            for library, operations in table.items():
+                action = operations[row][0]
+                start = time.perf_counter()
+                action()
+                times[library].append(time.perf_counter() - start)
+        for library, operations in table.items():
+            _, volume, unit = operations[row]
+            results[library].append(Figure(statistics.median(times[library]), volume, unit))
+    return results
 
 
 # --- the backends -----------------------------------------------------------------------------
@@ -365,11 +381,12 @@ def measure(
     files: tuple[Path, Path],
     arguments: argparse.Namespace,
 ) -> None:
-    results: dict[str, list[Figure]] = {}
-    for library, client in clients.items():
-        print(f"  {backend}: {library} …", file=sys.stderr, flush=True)
-        results[library] = run_workloads(client, *files, arguments)
-    print_table(backend, results, arguments)
+    print(f"  {backend}: storing what the workloads read …", file=sys.stderr, flush=True)
+    workloads = {
+        library: Workloads(client, *files, arguments) for library, client in clients.items()
+    }
+    print(f"  {backend}: timing …", file=sys.stderr, flush=True)
+    print_table(backend, run_interleaved(workloads, arguments.rounds), arguments)
 
 
 def main() -> None:
@@ -398,7 +415,7 @@ def main() -> None:
         )
     )
     print(
-        f"median of {arguments.rounds} rounds; upload parts {PART_BYTES // MIB} MiB, "
+        f"median of {arguments.rounds} interleaved rounds; upload parts {PART_BYTES // MIB} MiB, "
         f"{S3_CONCURRENCY} in flight on S3; fsspec/obstore > 1 means obstore is faster"
     )
     with tempfile.TemporaryDirectory(prefix="dicomstore-bench-") as scratch_name:

@@ -158,8 +158,10 @@ def test_two_servers_and_two_workers_behave_as_one_store(
     for client in clients:
         metrics = stores_api(client).getDICOMStoreMetrics(name=store).execute()
         assert metrics["instanceCount"] == str(STORED + IMPORTED)
-        search = stores_api(client).studies().searchForInstances(
-            parent=store, dicomWebPath=f"studies/{study}/instances"
+        search = (
+            stores_api(client)
+            .studies()
+            .searchForInstances(parent=store, dicomWebPath=f"studies/{study}/instances")
         )
         assert len(execute_raw(search, accept="application/dicom+json").json()) == STORED
     expected = dict(zip((i.SOPInstanceUID for i in imported), imported, strict=True))

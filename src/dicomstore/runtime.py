@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import re
 import tempfile
+import time
 from pathlib import Path
 
 import alembic.util
@@ -19,6 +20,7 @@ from dicomstore.settings import LogLevel, Settings
 __all__ = [
     "StartupError",
     "build_services",
+    "close_blobs",
     "configure_logging",
     "open_blobs",
     "open_index",
@@ -27,6 +29,7 @@ __all__ = [
 ]
 
 _PASSWORD_IN_URL = re.compile(r"(://[^:/@]*:)[^@]*@")
+_STALE_SPOOL_SECONDS = 3600
 
 
 def configure_logging(settings: Settings) -> None:
@@ -87,12 +90,35 @@ def open_index(settings: Settings) -> Index:
 
 
 def open_blobs(settings: Settings) -> BlobStore:
+    staging = settings.data_dir / "staging"
+    _remove_stale_spools(staging)
     try:
         # Object stores spool uploads on local disk first: in the data folder, beside the index.
-        return open_blob_store(settings.blob_store_url, staging_dir=settings.data_dir / "staging")
+        return open_blob_store(settings.blob_store_url, staging_dir=staging)
     except (ValueError, OSError) as error:
         shown = settings.blob_store_url
         raise StartupError(f"cannot open the blob store {shown!r}: {error}") from error
+
+
+def close_blobs(blobs: BlobStore) -> None:
+    """Release an object store's connections (the filesystem and memory stores hold none)."""
+    close = getattr(blobs, "close", None)
+    if callable(close):
+        close()
+
+
+def _remove_stale_spools(staging: Path) -> None:
+    """Spool files a killed process left in the staging folder (an hour old: no upload still
+    being written is), so that they do not pile up."""
+    if not staging.is_dir():
+        return
+    cutoff = time.time() - _STALE_SPOOL_SECONDS
+    for path in staging.iterdir():
+        try:
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+        except OSError:  # another process removed it first
+            continue
 
 
 def build_services(settings: Settings, index: Index, blobs: BlobStore) -> Services:

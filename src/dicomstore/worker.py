@@ -15,7 +15,13 @@ import signal
 import threading
 from types import FrameType
 
-from dicomstore.runtime import build_services, configure_logging, open_blobs, open_index
+from dicomstore.runtime import (
+    build_services,
+    close_blobs,
+    configure_logging,
+    open_blobs,
+    open_index,
+)
 from dicomstore.settings import Settings
 
 __all__ = ["run_worker"]
@@ -30,7 +36,12 @@ def run_worker(settings: Settings, threads: int) -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)  # staging for imports and exports
     index = open_index(settings)
     try:
-        services = build_services(settings, index, open_blobs(settings))
+        blobs = open_blobs(settings)
+    except BaseException:
+        index.close()
+        raise
+    try:
+        services = build_services(settings, index, blobs)
         stop = threading.Event()
 
         def stop_on_signal(number: int, frame: FrameType | None) -> None:
@@ -48,4 +59,5 @@ def run_worker(settings: Settings, threads: int) -> None:
                 log.exception("could not look for interrupted operations")
         services.jobs.stop()
     finally:
+        close_blobs(blobs)
         index.close()

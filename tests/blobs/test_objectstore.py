@@ -3,6 +3,7 @@ readers pinned to a version, and how storage errors surface. Runs on fake-gcs-se
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
@@ -135,11 +136,12 @@ def test_factory_opens_object_stores(
     s3 = open_blob_store(f"S3://{s3_server.create_bucket()}", staging_dir=tmp_path / "s")
     assert isinstance(gcs, ObjectBlobStore)
     assert isinstance(s3, ObjectBlobStore)
-    assert gcs.url.endswith("/p")
-    assert gcs.staging_dir() == tmp_path / "g"
-    assert s3.staging_dir() == tmp_path / "s"
-    assert (tmp_path / "g").is_dir(), "the staging folder is created at once"
-    assert repr(gcs) == f"ObjectBlobStore({gcs.url!r})"
+    with contextlib.closing(gcs), contextlib.closing(s3):
+        assert gcs.url.endswith("/p")
+        assert gcs.staging_dir() == tmp_path / "g"
+        assert s3.staging_dir() == tmp_path / "s"
+        assert (tmp_path / "g").is_dir(), "the staging folder is created at once"
+        assert repr(gcs) == f"ObjectBlobStore({gcs.url!r})"
 
 
 def test_without_a_staging_folder_a_private_one_is_made(s3_server: S3Server) -> None:
@@ -147,6 +149,7 @@ def test_without_a_staging_folder_a_private_one_is_made(s3_server: S3Server) -> 
     staging = store.staging_dir()
     assert staging.is_dir()
     assert store.staging_dir() == staging
+    store.close()
     del store
     assert not staging.exists()
 
@@ -173,13 +176,13 @@ def test_foreign_object_names_are_not_listed(object_store: ObjectBlobStore) -> N
 
 
 def test_a_store_over_the_whole_bucket(object_store: ObjectBlobStore) -> None:
-    whole = ObjectBlobStore(bucket_of(object_store))
-    object_store.put("k", [b"in the prefix"])
-    whole.put("top", [b"at the root"])
-    assert list(whole.keys()) == ["some/prefix/k", "top"]
-    assert whole.read_range("some/prefix/k", 3, 3) == b"the"
-    with pytest.raises(FailedPrecondition, match="parent"):
-        whole.put("some/prefix", [b"a parent of a blob"])
+    with contextlib.closing(ObjectBlobStore(bucket_of(object_store))) as whole:
+        object_store.put("k", [b"in the prefix"])
+        whole.put("top", [b"at the root"])
+        assert list(whole.keys()) == ["some/prefix/k", "top"]
+        assert whole.read_range("some/prefix/k", 3, 3) == b"the"
+        with pytest.raises(FailedPrecondition, match="parent"):
+            whole.put("some/prefix", [b"a parent of a blob"])
 
 
 # -- big blobs ------------------------------------------------------------------------------
@@ -332,9 +335,10 @@ def _copy(source: Path, target: Path) -> Path:
 
 
 @pytest.fixture
-def small_blocks(object_store: ObjectBlobStore) -> ObjectBlobStore:
+def small_blocks(object_store: ObjectBlobStore) -> Iterator[ObjectBlobStore]:
     """The same bucket and prefix, read in 1 KiB blocks."""
-    return ObjectBlobStore(object_store.url, block_size=1024)
+    with contextlib.closing(ObjectBlobStore(object_store.url, block_size=1024)) as store:
+        yield store
 
 
 def test_a_reader_past_its_first_block_refuses_a_replaced_blob(
@@ -479,3 +483,14 @@ def test_gcs_forbidden_is_a_permission_error(
         gcs_store.size("k")
     with pytest.raises(PermissionError, match="not allowed to list the bucket"):
         gcs_store.check()
+
+
+def test_close_releases_connections_and_the_store_still_works(
+    object_store: ObjectBlobStore,
+) -> None:
+    object_store.put("k", [b"before"])
+    object_store.close()
+    object_store.close()
+    assert object_store.read_range("k", 0, 6) == b"before"
+    object_store.put("k", [b"after"])
+    assert object_store.size("k") == 5

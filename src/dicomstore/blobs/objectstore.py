@@ -34,6 +34,10 @@ them: with ``STORAGE_EMULATOR_HOST`` set, GCS requests go there without credenti
 emulator), otherwise to Cloud Storage with Application Default Credentials; S3 requests go to
 ``AWS_ENDPOINT_URL_S3`` or ``AWS_ENDPOINT_URL`` if set, signed with the usual AWS credential
 chain (``AWS_ACCESS_KEY_ID`` …, profiles, instance roles).
+
+The store holds HTTP connections, which :meth:`ObjectBlobStore.close` releases (at shutdown). Its
+requests run on fsspec's I/O thread, which does not survive a fork: open the store in the process
+that uses it, after any fork.
 """
 
 from __future__ import annotations
@@ -217,7 +221,12 @@ class ObjectBlobStore:
             raise OSError(
                 f"cannot set up {self._where()}: {type(error).__name__}: {error}"
             ) from error
-        self.check()
+        try:
+            self.check()
+        except BaseException:
+            with suppress(Exception):
+                self.close()
+            raise
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self._location.url!r})"
@@ -261,6 +270,15 @@ class ObjectBlobStore:
                 f"cannot list the bucket {self._location.bucket!r} ({self._where()}): "
                 f"{type(error).__name__}: {_first_line(error)}"
             ) from error
+
+    def close(self) -> None:
+        """Close the HTTP connections the store holds (at shutdown, or at the end of a test).
+
+        The store stays usable: its next request opens new connections. Without a call, the
+        connections are closed when the store is garbage-collected.
+        """
+        with self._annotate("closing the connections"):
+            self._run(self._backend.close)
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -597,6 +615,10 @@ class _Backend(Protocol):
         """An fsspec file open for writing ``name``; closing it commits the upload."""
         ...
 
+    async def close(self) -> None:
+        """Close the HTTP session; the next request opens a new one."""
+        ...
+
 
 class _GcsBackend:
     """Cloud Storage through gcsfs's JSON API client."""
@@ -694,6 +716,12 @@ class _GcsBackend:
             f"{self.bucket}/{name}", "wb", block_size=_PART_SIZE, content_type=_CONTENT_TYPE
         )
 
+    async def close(self) -> None:
+        # gcsfs only closes its aiohttp session from a finalizer; it makes a new one on demand.
+        session, self.fs._session = self.fs._session, None
+        if session is not None:
+            await session.close()
+
 
 class _S3Backend:
     """S3 (or any S3-compatible service) through s3fs and aiobotocore."""
@@ -787,6 +815,12 @@ class _S3Backend:
 
     def open_write(self, name: str) -> Any:
         return self.fs.open(f"{self.bucket}/{name}", "wb", block_size=_PART_SIZE)
+
+    async def close(self) -> None:
+        # s3fs only closes its aiobotocore client from a finalizer; it makes a new one on demand.
+        client, self.fs._s3 = self.fs._s3, None
+        if client is not None:
+            await client.__aexit__(None, None, None)
 
 
 # -- small helpers --------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from dicomstore.api.http.app import create_app
 from dicomstore.runtime import (
     StartupError,
     build_services,
+    close_blobs,
     configure_logging,
     open_blobs,
     open_index,
@@ -129,4 +130,5 @@ def serve(settings: Settings) -> None:
         services.jobs.stop()
         sweeper.join(timeout=10)
         sock.close()
+        close_blobs(blobs)
         index.close()

@@ -198,6 +198,7 @@ class JobRunner:
         beating.daemon = True
         beating.start()
         try:
+            context.check()  # cancelled while it was pending: end it before any work
             response = self._jobs[claim.api_method_name].run(context)
         except _Stopping:
             with self.index.transaction() as tx:

@@ -28,6 +28,7 @@ from dicomstore.dicom.attributes import (
     STUDY_COLUMNS,
     Level,
     SearchKey,
+    attribute_level,
     series_columns,
     study_columns,
     tag_for,
@@ -478,6 +479,10 @@ def test_other_stores_are_invisible(indexed: Corpus) -> None:
     # The other store holds a copy of JOHN_1's patient under another study UID.
     assert C.OTHER_STORE.uid not in _found(indexed, STUDY, [("PatientID", "PID1")])
     assert C.OTHER_INSTANCES[0].uid not in _found(indexed, INSTANCE, [])
+    # Searches that fix no study match the store on the searched row too: still this store's.
+    assert _found(indexed, INSTANCE, [("SOPInstanceUID", C.OTHER_INSTANCES[0].uid)]) == []
+    assert _found(indexed, SERIES, [("SeriesInstanceUID", C.OTHER_CT.uid)]) == []
+    assert C.OTHER_CT.uid not in _found(indexed, SERIES, [("Modality", "CT")])
 
 
 def test_answers_of_each_path_hold_the_levels_the_path_leaves_open(indexed: Corpus) -> None:
@@ -648,6 +653,22 @@ def test_includefield_of_an_instance_attribute(indexed: Corpus) -> None:
     assert [a["00180050"] for a in answers] == [{"vr": "DS", "Value": [5.0]}] * 3 + [{"vr": "DS"}]
 
 
+def test_includefield_of_many_instance_attributes(indexed: Corpus) -> None:
+    # More elements than SQL functions take arguments (SQLite: 127; PostgreSQL: 100).
+    instance = C.INSTANCES[0]
+    document = corpus.instance_json(instance)
+    present = [tag for tag in document if attribute_level(tag) is INSTANCE]
+    absent = [f"0009{element:04X}" for element in range(0x1000, 0x1000 + 150)]  # private
+    (answer,) = indexed.search(
+        INSTANCE,
+        [("includefield", ",".join(present + absent)), ("SOPInstanceUID", instance.uid)],
+        mode=STANDARD,
+    )
+    assert len(present) > 5
+    assert {tag: answer[tag] for tag in present} == {tag: document[tag] for tag in present}
+    assert not set(absent) & set(answer)
+
+
 def test_includefield_of_a_higher_level_attribute_comes_from_its_row(indexed: Corpus) -> None:
     answers = indexed.search(
         INSTANCE, [("includefield", "PatientAge,StudyDescription")], study=C.JOHN_1.uid,
@@ -747,6 +768,102 @@ def test_compiled_statement_is_one_select(indexed: Corpus) -> None:
         statement = compile_search(query, indexed.store_pk, tx.dialect)
     assert isinstance(statement, sa.Select)
     assert "EXISTS" in str(statement)
+
+
+def _plan(indexed: Corpus, query: QidoQuery) -> str:
+    """The plan of the statement ``search`` sends for ``query``, sequential scans disabled on
+    PostgreSQL (the corpus is too small for its planner to prefer an index otherwise)."""
+    sent: list[tuple[str, Any]] = []
+
+    def record(*args: Any) -> None:
+        sent.append((args[2], args[3]))
+
+    engine = indexed.index.engine
+    sa.event.listen(engine, "before_cursor_execute", record)
+    try:
+        indexed.run(query)
+    finally:
+        sa.event.remove(engine, "before_cursor_execute", record)
+    ((statement, parameters),) = sent
+    with indexed.index.transaction() as tx:
+        if tx.dialect.name == "postgresql":
+            tx.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            rows = tx.exec_driver_sql(f"EXPLAIN {statement}", parameters).all()
+            return "\n".join(row[0] for row in rows)
+        rows = tx.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}", parameters).all()
+        return "\n".join(row[3] for row in rows)
+
+
+# The index each search is answered through (SQLite names the index of a unique constraint
+# sqlite_autoindex_<table>_<n>). SQLite, without statistics, plans from the schema alone;
+# PostgreSQL plans from statistics, so on this small corpus only the lookup of an instance by
+# its UID is certain to go through its index there.
+PLANNED = [
+    ((STUDY, [("StudyDate", "20240101-20240131")]), "ix_studies_dicom_store_pk_study_date", False),
+    ((STUDY, [("PatientID", "PID1")]), "ix_studies_dicom_store_pk_patient_id", False),
+    ((STUDY, [("AccessionNumber", "ACC001")]), "ix_studies_dicom_store_pk_accession_number", False),
+    ((SERIES, [("Modality", "CT")]), "ix_series_dicom_store_pk_modality", False),
+    (
+        (SERIES, [("SeriesInstanceUID", C.SALLY_CT.uid)]),
+        "ix_series_dicom_store_pk_series_instance_uid",
+        False,
+    ),
+    (
+        (INSTANCE, [("SOPInstanceUID", C.OTHER_INSTANCES[0].uid)]),
+        "uq_instances_dicom_store_pk_sop_instance_uid|sqlite_autoindex_instances_1",
+        True,
+    ),
+    # Across the store, through the highest level a key narrows, not every row of a lower one.
+    (
+        (INSTANCE, [("SeriesInstanceUID", C.SALLY_CT.uid)]),
+        "ix_series_dicom_store_pk_series_instance_uid",
+        False,
+    ),
+    ((INSTANCE, [("PatientID", "PID1")]), "ix_studies_dicom_store_pk_patient_id", False),
+    (
+        (SERIES, [("PatientID", "PID1"), ("Modality", "CT")]),
+        "ix_studies_dicom_store_pk_patient_id",
+        False,
+    ),
+    ((INSTANCE, [("StudyInstanceUID", C.SALLY.uid)]), "sqlite_autoindex_studies_1", False),
+]
+
+
+@pytest.mark.parametrize(("search", "index_name", "on_postgresql"), PLANNED)
+def test_searches_use_the_store_leading_indexes(
+    indexed: Corpus,
+    search: tuple[Level, list[tuple[str, str]]],
+    index_name: str,
+    on_postgresql: bool,
+) -> None:
+    if indexed.index.engine.dialect.name == "postgresql" and not on_postgresql:
+        pytest.skip("PostgreSQL's choice follows statistics")
+    plan = _plan(indexed, indexed.query(*search))
+    assert any(name in plan for name in index_name.split("|")), plan
+
+
+def test_ranges_compare_in_the_columns_collation(indexed: Corpus) -> None:
+    # PostgreSQL uses an index only for comparisons in the collation it was built with.
+    params = [("StudyDate", "20240101-20240131"), ("StudyTime", "10-")]
+    query = indexed.query(STUDY, params, mode=STANDARD)
+    with indexed.index.transaction() as tx:
+        statement = compile_search(query, indexed.store_pk, tx.dialect)
+        assert "COLLATE" not in str(statement.compile(dialect=tx.dialect))
+
+
+@pytest.mark.parametrize(
+    ("level", "index_name"),
+    [(STUDY, "ix_studies_dicom_store_pk_pk"), (SERIES, "ix_series_dicom_store_pk_pk")],
+)
+def test_a_stores_studies_and_series_are_paged_in_index_order(
+    indexed: Corpus, level: Level, index_name: str
+) -> None:
+    # Not every study (series) of the store sorted for each page (SQLite; see PLANNED).
+    if indexed.index.engine.dialect.name == "postgresql":
+        pytest.skip("PostgreSQL's choice follows statistics")
+    plan = _plan(indexed, indexed.query(level, [("offset", "2")]))
+    assert index_name in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
 
 
 def test_keyword_resolution_used_by_the_tests() -> None:

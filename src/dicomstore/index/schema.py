@@ -152,6 +152,8 @@ studies = sa.Table(
     sa.Index(None, "dicom_store_pk", "patient_name"),
     sa.Index(None, "dicom_store_pk", "accession_number"),
     sa.Index(None, "dicom_store_pk", "study_date"),
+    # A store's studies in key order: the order searches answer in, page by page (0002).
+    sa.Index(None, "dicom_store_pk", "pk"),
 )
 
 series = sa.Table(
@@ -186,6 +188,7 @@ series = sa.Table(
     sa.UniqueConstraint("study_pk", "series_instance_uid"),
     sa.Index(None, "dicom_store_pk", "series_instance_uid"),
     sa.Index(None, "dicom_store_pk", "modality"),
+    sa.Index(None, "dicom_store_pk", "pk"),  # as for studies (0002)
 )
 
 instances = sa.Table(

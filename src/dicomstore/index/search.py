@@ -27,6 +27,7 @@ caller's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -190,24 +191,61 @@ def _modalities() -> sa.ColumnElement[Any]:
     )
 
 
-def _instance_elements(tags: list[str], dialect: sa.Dialect) -> sa.ColumnElement[Any]:
-    """The elements ``tags`` of the instance's stored metadata, as one DICOM JSON object (SQL
-    NULL when it holds none of them), read in one pass over the document.
+# jsonb_build_object takes at most 100 arguments, SQLite's json_object 127 (by default).
+_ELEMENTS_PER_CALL = 50
 
-    Not one ``metadata -> tag`` per tag: PostgreSQL detoasts a JSONB value again for every
-    operator applied to it, and an instance's metadata is stored compressed and, at a few KB,
-    out of line: each lookup would fetch and decompress the whole header again.
+
+def _instance_elements(tags: list[str], dialect: sa.Dialect) -> sa.ColumnElement[Any]:
+    """The elements ``tags`` of the instance's stored metadata as one DICOM JSON object, with
+    ``null`` for those it lacks.
+
+    On PostgreSQL, not one ``metadata -> tag`` per tag: a stored JSONB value is detoasted (read
+    and decompressed: an instance's metadata is kept compressed, out of line beyond ~2 KB) anew
+    for every operator applied to it. ``metadata || '{}'`` is the document itself, detoasted
+    once; the fence (``OFFSET 0``) keeps the planner from copying that expression into each
+    lookup. SQLite parses a document once for all the ``json_extract`` calls on it in a row.
     """
-    if dialect.name == "postgresql":
-        each, aggregate = sa.func.jsonb_each, sa.func.jsonb_object_agg
-    else:
-        each, aggregate = sa.func.json_each, sa.func.json_group_object
-    element = each(instances.c.metadata).table_valued("key", "value")
-    return (
-        sa.select(aggregate(element.c.key, element.c.value, type_=instances.c.metadata.type))
-        .where(element.c.key.in_(tags))
-        .scalar_subquery()
+    json_type = instances.c.metadata.type
+    chunks = [
+        tags[start : start + _ELEMENTS_PER_CALL]
+        for start in range(0, len(tags), _ELEMENTS_PER_CALL)
+    ]
+    objects: list[sa.ColumnElement[Any]]
+    if dialect.name != "postgresql":
+        objects = [
+            sa.func.json_object(
+                *_pairs(
+                    chunk, lambda tag: sa.func.json_extract(instances.c.metadata, f'$."{tag}"')
+                ),
+                type_=json_type,
+            )
+            for chunk in chunks
+        ]
+        return functools.reduce(lambda a, b: sa.func.json_patch(a, b, type_=json_type), objects)
+    detoasted = instances.c.metadata.op("||", return_type=json_type)(
+        sa.literal_column("'{}'::jsonb")
     )
+    stored = (
+        sa.select(detoasted.label("document"))
+        .correlate(instances)
+        .offset(sa.literal_column("0"))
+        .subquery("stored")
+    )
+    objects = [
+        sa.func.jsonb_build_object(
+            *_pairs(chunk, lambda tag: stored.c.document[tag]), type_=json_type
+        )
+        for chunk in chunks
+    ]
+    merged = functools.reduce(lambda a, b: a.op("||", return_type=json_type)(b), objects)
+    return sa.select(merged).scalar_subquery()
+
+
+def _pairs(
+    tags: list[str], element: Callable[[str], sa.ColumnElement[Any]]
+) -> list[str | sa.ColumnElement[Any]]:
+    """``tag, element(tag)`` for each tag: the arguments of a JSON object constructor."""
+    return [part for tag in tags for part in (tag, element(tag))]
 
 
 def _selected(
@@ -241,6 +279,31 @@ def _selected(
     return columns
 
 
+def _entry_table(query: QidoQuery) -> sa.Table | None:
+    """For a search across the store (no study in its path) that no study key narrows: the
+    highest table below the studies that its keys narrow, or the searched table if none does
+    (its rows then come in key order). None otherwise.
+
+    The store is matched on that table's rows as well, so that its own indexes, which lead with
+    the store, can find them: a SOP Instance UID, a series' Modality, a page in key order. Not
+    when a study key narrows the search: SQLite, which plans without statistics, would then take
+    every instance of the store as its way in.
+    """
+    if query.level is Level.STUDY or query.study_uid is not None:
+        return None
+    narrowed = {match.key.table for match in query.matches if _narrows(match.matcher)}
+    for level in (Level.STUDY, Level.SERIES, Level.INSTANCE):
+        if level in narrowed:
+            return None if level is Level.STUDY else _TABLES[level]
+    return _TABLES[query.level]
+
+
+def _narrows(matcher: Matcher) -> bool:
+    if isinstance(matcher, AnyOf):
+        return not any(isinstance(each, Universal) for each in matcher.matchers)
+    return not isinstance(matcher, Universal)
+
+
 def compile_search(
     query: QidoQuery, store_pk: int, dialect: sa.Dialect, returned: ReturnedAttributes | None = None
 ) -> sa.Select[Any]:
@@ -267,16 +330,14 @@ def compile_search(
             studies, series.c.study_pk == studies.c.pk
         )
     searched = _TABLES[query.level]
-    # The store is matched on the study row, which every level joins: with a study in the path
-    # the planners walk study → series → instances through their keys instead of every
-    # instance of the store. Without one, it is matched on the searched row as well, whose own
-    # indexes lead with the store (its UID, Modality, key order): else a search by SOP Instance
-    # UID or Modality across the store would go through every study.
+    # The store is matched on the study row, which every level joins: the planners then walk
+    # study → series → instances through their keys instead of every instance of the store.
     conditions: list[Condition] = [studies.c.dicom_store_pk == store_pk]
     if query.study_uid is not None:
         conditions.append(studies.c.study_instance_uid == query.study_uid)
-    elif query.level is not Level.STUDY:
-        conditions.append(searched.c.dicom_store_pk == store_pk)
+    entry = _entry_table(query)
+    if entry is not None:
+        conditions.append(entry.c.dicom_store_pk == store_pk)
     if query.series_uid is not None:
         conditions.append(series.c.series_instance_uid == query.series_uid)
     conditions.extend(_predicate(match, dialect) for match in query.matches)
@@ -297,6 +358,14 @@ def _value(vr: str, *values: Any) -> dict[str, Any]:
     return {"vr": vr, "Value": list(values)} if values else {"vr": vr}
 
 
+@functools.lru_cache(maxsize=4096)
+def _empty_element(tag: str) -> tuple[tuple[str, Any], ...] | None:
+    # Once per tag, not per answer: the data dictionary lookup costs more than the rest of
+    # filling in a missing attribute.
+    element = empty_element(tag)
+    return None if element is None else tuple(element.items())
+
+
 def _fill(
     answer: dict[str, Any],
     tags: frozenset[str],
@@ -309,10 +378,10 @@ def _fill(
             answer[tag] = computed[tag]()
             continue
         element = source.get(tag)
-        if element is None:
-            element = empty_element(tag)
         if element is not None:
             answer[tag] = element
+        elif (empty := _empty_element(tag)) is not None:
+            answer[tag] = dict(empty)
 
 
 def _study_part(row: dict[str, Any], returned: ReturnedAttributes, answer: dict[str, Any]) -> None:

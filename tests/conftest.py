@@ -93,19 +93,25 @@ def server(
     assert running.stop() == 0, "the server did not shut down cleanly on SIGTERM"
 
 
-@pytest.fixture(scope="session")
-def healthcare(server: ServerProcess) -> Iterator[Any]:
-    """google-api-python-client's healthcare v1 service, pointed at the server."""
+def healthcare_client(server: ServerProcess) -> Any:
+    """google-api-python-client's healthcare v1 service (static discovery, anonymous
+    credentials), pointed at ``server``."""
     import google.auth.credentials
     from googleapiclient.discovery import build
 
-    service = build(
+    return build(
         "healthcare",
         "v1",
         static_discovery=True,
         credentials=google.auth.credentials.AnonymousCredentials(),
         client_options={"api_endpoint": server.url},
     )
+
+
+@pytest.fixture(scope="session")
+def healthcare(server: ServerProcess) -> Iterator[Any]:
+    """Google's client pointed at the session's server."""
+    service = healthcare_client(server)
     yield service
     service.close()
 

@@ -22,26 +22,33 @@ def free_port() -> int:
 
 
 @dataclass
-class ServerProcess:
-    """A ``dicomstore serve`` child process."""
+class _ChildProcess:
+    """A ``dicomstore`` child process writing to a log file."""
 
     process: subprocess.Popen[str]
-    url: str
-    data_dir: Path
     log_path: Path
+    stop_timeout = 20.0
 
     def log(self) -> str:
         return self.log_path.read_text()
 
     def stop(self) -> int:
-        """SIGTERM, as a service manager would; the exit code."""
+        """SIGTERM, as a service manager would; the exit code (killed if it takes too long)."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
         try:
-            return self.process.wait(timeout=20)
+            return self.process.wait(timeout=self.stop_timeout)
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
+
+
+@dataclass
+class ServerProcess(_ChildProcess):
+    """A ``dicomstore serve`` child process."""
+
+    url: str = ""
+    data_dir: Path = Path()
 
 
 def start_server(
@@ -63,7 +70,7 @@ def start_server(
             raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
         try:
             if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return ServerProcess(process, url, data_dir, log_path)
+                return ServerProcess(process, log_path, url=url, data_dir=data_dir)
         except httpx.TransportError:
             pass
         time.sleep(0.05)
@@ -72,23 +79,11 @@ def start_server(
 
 
 @dataclass
-class WorkerProcess:
-    """A ``dicomstore worker`` child process."""
+class WorkerProcess(_ChildProcess):
+    """A ``dicomstore worker`` child process; it may be finishing an operation step when
+    told to stop."""
 
-    process: subprocess.Popen[str]
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text()
-
-    def stop(self) -> int:
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=40)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
+    stop_timeout = 40.0
 
 
 def start_worker(

@@ -13,13 +13,11 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import google.auth.credentials
 import httpx
 import pytest
 import sqlalchemy as sa
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-from googleapiclient.discovery import build
 from pydicom.uid import generate_uid
 
 from tests.api.http.dicomweb_support import (
@@ -31,7 +29,7 @@ from tests.api.http.dicomweb_support import (
     stow_content_type,
     wait_for_operation,
 )
-from tests.conftest import LOCATION
+from tests.conftest import LOCATION, healthcare_client
 from tests.object_servers import GcsEmulator
 from tests.processes import ServerProcess, WorkerProcess, start_server, start_worker
 
@@ -39,12 +37,6 @@ pytestmark = pytest.mark.slow
 
 STORED = 240
 IMPORTED = 240
-
-
-def client_for(server: ServerProcess) -> Any:
-    return build("healthcare", "v1", static_discovery=True,
-                 credentials=google.auth.credentials.AnonymousCredentials(),
-                 client_options={"api_endpoint": server.url})  # fmt: skip
 
 
 @pytest.fixture
@@ -96,7 +88,7 @@ def test_two_servers_and_two_workers_behave_as_one_store(
     cluster: tuple[list[ServerProcess], list[WorkerProcess], str], fake_gcs: GcsEmulator
 ) -> None:
     servers, workers, database_url = cluster
-    clients = [client_for(server) for server in servers]
+    clients = [healthcare_client(server) for server in servers]
     datasets = clients[0].projects().locations().datasets()
     datasets.create(parent=LOCATION, datasetId="scale", body={}).execute()
     store = str(

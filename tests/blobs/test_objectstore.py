@@ -407,13 +407,13 @@ def test_keys_fetches_one_page_at_a_time(
         raw_put(object_store, f"some/prefix/{key}", b".")
     monkeypatch.setattr(objectstore_module, "_PAGE_SIZE", 3)
     pages: list[str | None] = []
-    list_page = object_store._backend.list_page
+    list_names = object_store._backend.list_names
 
-    async def counting(prefix: str, token: str | None) -> tuple[list[str], str | None]:
+    async def counting(prefix: str, token: str | None, limit: int) -> tuple[list[str], str | None]:
         pages.append(token)
-        return await list_page(prefix, token)
+        return await list_names(prefix, token, limit)
 
-    monkeypatch.setattr(object_store._backend, "list_page", counting)
+    monkeypatch.setattr(object_store._backend, "list_names", counting)
     listing = object_store.keys("series/")
     assert pages == [], "nothing is listed before the first key is asked for"
     assert next(listing) == keys[0]

@@ -72,7 +72,7 @@ def _launch(
             stderr=subprocess.STDOUT,
             text=True,
         )
-    server = ServerProcess(process, url, data_dir, log_path)
+    server = ServerProcess(process, log_path, url=url, data_dir=data_dir)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if process.poll() is not None:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import ast
-import inspect
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -655,15 +653,3 @@ def test_schema_type() -> None:
     assert schema_type({"schemaJson": {}}) is SchemaType.JSON
     with pytest.raises(InvalidArgument, match="cannot both be set"):
         schema_type({"schemaJson": {}, "schemaFlattened": {}})
-
-
-def test_all_is_exact() -> None:
-    names = set()
-    for node in ast.parse(inspect.getsource(bigquery)).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-    assert sorted(bigquery.__all__) == sorted(name for name in names if not name.startswith("_"))

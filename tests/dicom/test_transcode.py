@@ -9,14 +9,11 @@ decode and the files over 400 KB.
 
 from __future__ import annotations
 
-import ast
-import inspect
 import io
 import math
 import warnings
 from functools import cache
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -770,23 +767,3 @@ def test_jpeg_lossless_frames_decode_with_the_sos_predictor_one() -> None:
     assert encoded[sos + 4 : sos + 7] == b"\x01\x01\x00"  # one component, table 0
     assert encoded[sos + 7] == 1  # Ss: selection value 1
     assert encapsulate([encoded])
-
-
-# -- public surface ------------------------------------------------------------------------------
-
-
-def _defined_public_names(module: ModuleType) -> set[str]:
-    names: set[str] = set()
-    for node in ast.parse(inspect.getsource(module)).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-    return {name for name in names if not name.startswith("_")}
-
-
-@pytest.mark.parametrize("module", [transcode, codecs], ids=lambda module: module.__name__)
-def test_all_is_exact(module: ModuleType) -> None:
-    assert sorted(module.__all__) == sorted(_defined_public_names(module))

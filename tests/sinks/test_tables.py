@@ -2,26 +2,19 @@
 
 from __future__ import annotations
 
-import ast
 import gzip
-import inspect
 import json
 from collections.abc import Sequence
-from types import ModuleType
 from typing import Any
 
 import pytest
 
-import dicomstore.sinks
 from dicomstore.dicom.bigquery import Column, TableUri, WriteDisposition
 from dicomstore.errors import InvalidArgument
 from dicomstore.sinks import (
     MetadataTable,
     RowFile,
-    bigquery_table,
-    duckdb_table,
     export_metadata,
-    tables,
     validate_destination,
 )
 from tests.sinks.instances import records
@@ -61,30 +54,6 @@ def test_invalid_destinations(destination: dict[str, Any], message: str) -> None
     with pytest.raises(InvalidArgument) as refused:
         validate_destination(destination)
     assert refused.value.message.startswith(message)
-
-
-def _defined_public_names(module: ModuleType) -> set[str]:
-    names: set[str] = set()
-    for node in ast.parse(inspect.getsource(module)).body:
-        if isinstance(node, ast.FunctionDef | ast.ClassDef):
-            names.add(node.name)
-        elif isinstance(node, ast.Assign):
-            names.update(target.id for target in node.targets if isinstance(target, ast.Name))
-        elif isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name):
-            names.add(node.target.id)
-    return {name for name in names if not name.startswith("_")}
-
-
-@pytest.mark.parametrize(
-    "module", [tables, duckdb_table, bigquery_table], ids=lambda module: module.__name__
-)
-def test_all_is_exact(module: ModuleType) -> None:
-    assert sorted(module.__all__) == sorted(_defined_public_names(module))
-
-
-def test_package_exports_exist() -> None:
-    for name in dicomstore.sinks.__all__:
-        assert getattr(dicomstore.sinks, name) is not None
 
 
 class RecordingTable:

@@ -257,7 +257,7 @@ class ObjectBlobStore:
         """
         base = self._location.prefix + "/" if self._location.prefix else ""
         try:
-            self._run(self._backend.any_object_under, base)
+            self._run(_any_object_under, self._backend, base)
         except FileNotFoundError:
             raise FileNotFoundError(
                 f"the bucket {self._location.bucket!r} does not exist ({self._where()})"
@@ -389,7 +389,7 @@ class ObjectBlobStore:
         token: str | None = None
         while True:
             with self._annotate(f"listing the keys starting with {prefix!r}"):
-                names, token = self._run(self._backend.list_page, base, token)
+                names, token = self._run(self._backend.list_names, base, token, _PAGE_SIZE)
             for name in names:
                 key = self._location.key_of(name)
                 if key is not None and key.startswith(prefix):
@@ -452,7 +452,7 @@ class ObjectBlobStore:
     async def _conflict(self, key: str) -> str | None:
         """``key`` if objects lie under ``key/``, else the first parent that is an object."""
         name = self._location.object_name
-        checks = [self._backend.any_object_under(name(key) + "/")]
+        checks = [_any_object_under(self._backend, name(key) + "/")]
         checks += [self._backend.is_object(name(parent)) for parent in parents(key)]
         found = await asyncio.gather(*checks)
         if found[0]:
@@ -605,9 +605,11 @@ class _Backend(Protocol):
         ``version``, FileNotFoundError if the object is no longer that version."""
         ...
 
-    async def any_object_under(self, prefix: str) -> bool: ...
-
-    async def list_page(self, prefix: str, token: str | None) -> tuple[list[str], str | None]: ...
+    async def list_names(
+        self, prefix: str, token: str | None, limit: int
+    ) -> tuple[list[str], str | None]:
+        """Up to ``limit`` object names under ``prefix`` from ``token`` on, and the next token."""
+        ...
 
     async def upload_file(self, path: Path, name: str, size: int) -> None: ...
 
@@ -620,6 +622,11 @@ class _Backend(Protocol):
     async def close(self) -> None:
         """Close the HTTP session; the next request opens a new one."""
         ...
+
+
+async def _any_object_under(backend: _Backend, prefix: str) -> bool:
+    names, _ = await backend.list_names(prefix, None, 1)
+    return bool(names)
 
 
 class _GcsBackend:
@@ -682,14 +689,7 @@ class _GcsBackend:
             raise
         return bytes(data)
 
-    async def any_object_under(self, prefix: str) -> bool:
-        names, _ = await self._list(prefix, None, 1)
-        return bool(names)
-
-    async def list_page(self, prefix: str, token: str | None) -> tuple[list[str], str | None]:
-        return await self._list(prefix, token, _PAGE_SIZE)
-
-    async def _list(
+    async def list_names(
         self, prefix: str, token: str | None, limit: int
     ) -> tuple[list[str], str | None]:
         listing = await self._call(
@@ -783,14 +783,7 @@ class _S3Backend:
         finally:
             body.close()
 
-    async def any_object_under(self, prefix: str) -> bool:
-        names, _ = await self._list(prefix, None, 1)
-        return bool(names)
-
-    async def list_page(self, prefix: str, token: str | None) -> tuple[list[str], str | None]:
-        return await self._list(prefix, token, _PAGE_SIZE)
-
-    async def _list(
+    async def list_names(
         self, prefix: str, token: str | None, limit: int
     ) -> tuple[list[str], str | None]:
         request: dict[str, Any] = {"Bucket": self.bucket, "Prefix": prefix, "MaxKeys": limit}

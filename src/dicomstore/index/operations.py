@@ -274,20 +274,21 @@ def claim(
     )
 
 
+def _held(pk: int, worker: str) -> sa.Update:
+    """An update of operation ``pk`` that changes it only while ``worker`` is running it."""
+    return operations.update().where(
+        operations.c.pk == pk,
+        operations.c.worker == worker,
+        operations.c.state == OperationState.RUNNING,
+    )
+
+
 def heartbeat(
     tx: sa.Connection, pk: int, *, worker: str, now: datetime, counter: Counter
 ) -> bool | None:
     """Record progress of a claimed operation; whether a cancel was requested, or None when
     ``worker`` no longer holds it (recovered as stale, or finished elsewhere)."""
-    changed = tx.execute(
-        operations.update()
-        .where(
-            operations.c.pk == pk,
-            operations.c.worker == worker,
-            operations.c.state == OperationState.RUNNING,
-        )
-        .values(heartbeat_time=now, **_counter_values(counter))
-    )
+    changed = tx.execute(_held(pk, worker).values(heartbeat_time=now, **_counter_values(counter)))
     if changed.rowcount != 1:
         return None
     flag = tx.execute(sa.select(operations.c.cancel_requested).where(operations.c.pk == pk))
@@ -298,13 +299,7 @@ def release(tx: sa.Connection, pk: int, *, worker: str) -> bool:
     """Hand a claimed operation back to pending, unfinished and without using up an attempt
     (its worker is shutting down); whether ``worker`` still held it."""
     changed = tx.execute(
-        operations.update()
-        .where(
-            operations.c.pk == pk,
-            operations.c.worker == worker,
-            operations.c.state == OperationState.RUNNING,
-        )
-        .values(
+        _held(pk, worker).values(
             state=OperationState.PENDING,
             worker=None,
             heartbeat_time=None,
@@ -329,13 +324,7 @@ def finish_claimed(
     if (response is None) == (error is None):
         raise ValueError("an operation ends with exactly one of a response and an error")
     changed = tx.execute(
-        operations.update()
-        .where(
-            operations.c.pk == pk,
-            operations.c.worker == worker,
-            operations.c.state == OperationState.RUNNING,
-        )
-        .values(
+        _held(pk, worker).values(
             state=OperationState.DONE,
             response=response,
             error=error,

@@ -13,7 +13,7 @@ from typing import Any
 
 from dicomstore.blobs import BlobStore
 from dicomstore.clock import utcnow
-from dicomstore.errors import InvalidArgument
+from dicomstore.errors import InvalidArgument, NotFound
 from dicomstore.index import Index
 from dicomstore.index import datasets as dataset_rows
 from dicomstore.index import dicom_stores as store_rows
@@ -26,7 +26,7 @@ from dicomstore.services.field_mask import apply_update_mask, parse_update_mask
 from dicomstore.services.messages import dicom_store_message
 from dicomstore.services.paging import PageRequest
 
-__all__ = ["DicomStoreService"]
+__all__ = ["DicomStoreService", "store_of_operation"]
 
 _UPDATABLE = {
     "labels": "labels",
@@ -149,3 +149,14 @@ class DicomStoreService:
             store_rows.delete(tx, store)
         remove_store_blobs(self.blobs, [store.blob_prefix])
         return {}
+
+
+def store_of_operation(index: Index, request: dict[str, Any], doing: str) -> DicomStoreRow:
+    """The store a job's request names (``dicomStore`` and the ``dicomStorePk`` it had when the
+    operation started); NotFound if it was deleted since, even if another now has its name."""
+    name = DicomStoreName.parse(str(request["dicomStore"]))
+    with index.transaction() as tx:
+        store = store_rows.get_by_name(tx, name)
+    if store.pk != int(request["dicomStorePk"]):
+        raise NotFound(f"DICOM store {name} was deleted during the {doing}.")
+    return store

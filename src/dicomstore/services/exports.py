@@ -23,7 +23,7 @@ from dicomstore.blobs import BlobStore
 from dicomstore.dicom.bigquery import RowExtras
 from dicomstore.dicom.export_format import ExportFormat, ExportKind, parse_export_mime_type
 from dicomstore.dicom.resource_paths import ResourcePath, parse_resource_paths
-from dicomstore.errors import DicomStoreError, InvalidArgument, NotFound
+from dicomstore.errors import DicomStoreError, InvalidArgument
 from dicomstore.index import Index
 from dicomstore.index import datasets as dataset_rows
 from dicomstore.index import dicom_stores as store_rows
@@ -32,6 +32,7 @@ from dicomstore.index.instances import InstanceLocation
 from dicomstore.names import DicomStoreName
 from dicomstore.objects import ObjectStore, ObjectUri, export_prefix, parse_object_uri
 from dicomstore.objects import open_object_store as default_open_object_store
+from dicomstore.services.dicom_stores import store_of_operation
 from dicomstore.services.jobs import Job, JobContext, JobRunner
 from dicomstore.services.messages import TYPE_PREFIX, operation_message
 from dicomstore.services.parallel import in_parallel
@@ -120,8 +121,8 @@ class ExportService:
 
     def _run(self, context: JobContext) -> dict[str, Any]:
         request = context.request
-        name = DicomStoreName.parse(str(request["dicomStore"]))
-        store_pk = self._store_pk(name, int(request["dicomStorePk"]))
+        store = store_of_operation(self.index, request, "export")
+        name, store_pk = store.name, store.pk
         paths = self._filter_paths(request.get("filter"))
         if paths is None:
             with self.index.transaction() as tx:
@@ -134,13 +135,6 @@ class ExportService:
         context.pending = 0
         context.check()
         return {"@type": EXPORT_RESPONSE_TYPE}
-
-    def _store_pk(self, name: DicomStoreName, expected: int) -> int:
-        with self.index.transaction() as tx:
-            store = store_rows.get_by_name(tx, name)
-        if store.pk != expected:  # deleted, and another made under its name
-            raise NotFound(f"DICOM store {name} was deleted during the export.")
-        return store.pk
 
     def _filter_paths(self, filter_uri: str | None) -> list[ResourcePath] | None:
         if filter_uri is None:

@@ -13,7 +13,7 @@ with a stored instance, counts as a failure and is logged with its source, as Go
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
@@ -24,12 +24,19 @@ from dicomstore.index import Index
 from dicomstore.index import datasets as dataset_rows
 from dicomstore.index import dicom_stores as store_rows
 from dicomstore.names import DicomStoreName
-from dicomstore.objects import ObjectInfo, ObjectPattern, ObjectStore, parse_import_pattern
+from dicomstore.objects import (
+    ObjectInfo,
+    ObjectPattern,
+    ObjectStore,
+    ObjectUri,
+    parse_import_pattern,
+)
 from dicomstore.objects import open_object_store as default_open_object_store
+from dicomstore.services.dicom_stores import store_of_operation
 from dicomstore.services.jobs import Job, JobContext, JobRunner
 from dicomstore.services.messages import TYPE_PREFIX, operation_message
 from dicomstore.services.parallel import in_parallel
-from dicomstore.services.stow import STORAGE_CLASSES, StowService, StowTarget
+from dicomstore.services.stow import StowService, StowTarget, storage_class_named
 
 __all__ = ["IMPORT_METHOD", "IMPORT_RESPONSE_TYPE", "ImportService"]
 
@@ -52,7 +59,7 @@ class ImportService:
         index: Index,
         stow: StowService,
         jobs: JobRunner,
-        open_object_store: Any = default_open_object_store,
+        open_object_store: Callable[[ObjectUri], ObjectStore] = default_open_object_store,
     ) -> None:
         self.index = index
         self.stow = stow
@@ -66,7 +73,11 @@ class ImportService:
         if not source or not source.get("uri"):
             raise InvalidArgument("gcsSource.uri is required.")
         pattern = parse_import_pattern(source["uri"], field="gcsSource.uri")
-        storage_class = _storage_class(request.get("blobStorageSettings") or {})
+        chosen = (request.get("blobStorageSettings") or {}).get("blobStorageClass")
+        storage_class = storage_class_named(
+            None if chosen == "BLOB_STORAGE_CLASS_UNSPECIFIED" else chosen,
+            where="blobStorageSettings.blobStorageClass",
+        )
         with self.index.transaction() as tx:
             dataset = dataset_rows.get(tx, name.parent)
             store = store_rows.get(tx, dataset, name.store_id)
@@ -106,18 +117,14 @@ class ImportService:
         return {"@type": IMPORT_RESPONSE_TYPE}
 
     def _target(self, request: dict[str, Any]) -> StowTarget:
-        name = DicomStoreName.parse(str(request["dicomStore"]))
-        with self.index.transaction() as tx:
-            store = store_rows.get_by_name(tx, name)
-        if store.pk != int(request["dicomStorePk"]):  # deleted, and another made under its name
-            raise NotFound(f"DICOM store {name} was deleted during the import.")
+        store = store_of_operation(self.index, request, "import")
         return StowTarget(
             store.pk,
             store.blob_prefix,
             dicomweb_url="",
             study_instance_uid=None,
             storage_class=str(request["storageClass"]),
-            store_name=str(name),
+            store_name=str(store.name),
         )
 
     def _store_all(
@@ -144,12 +151,3 @@ class ImportService:
         if isinstance(outcome, FailedInstance):
             return _Outcome(source, outcome.failure_detail)
         return _Outcome(source, None)
-
-
-def _storage_class(settings: dict[str, Any]) -> str:
-    chosen = str(settings.get("blobStorageClass") or "STANDARD")
-    if chosen == "BLOB_STORAGE_CLASS_UNSPECIFIED":
-        return "STANDARD"
-    if chosen not in STORAGE_CLASSES:
-        raise InvalidArgument(f"Invalid blobStorageSettings.blobStorageClass {chosen!r}.")
-    return chosen

@@ -108,10 +108,7 @@ class JobContext:
         self._checked = time.monotonic()
         if self._runner.stopping:
             raise _Stopping
-        with self._runner.index.transaction() as tx:
-            cancel = operation_rows.heartbeat(
-                tx, self._claim.pk, worker=self._worker, now=utcnow(), counter=self.counter
-            )
+        cancel = self._beat()
         if cancel is None:
             raise Cancelled("The operation is no longer held by this worker.")
         if cancel:
@@ -122,12 +119,17 @@ class JobContext:
         long unit of work (a large transcode, a slow download) never looks like a dead worker."""
         while not finished.wait(_BEAT_SECONDS):
             try:
-                with self._runner.index.transaction() as tx:
-                    operation_rows.heartbeat(
-                        tx, self._claim.pk, worker=self._worker, now=utcnow(), counter=self.counter
-                    )
+                self._beat()
             except Exception:  # the index may be briefly unreachable; the next beat may do
                 log.exception("heartbeat of operation %s failed", self._claim.operation_id)
+
+    def _beat(self) -> bool | None:
+        """Record the heartbeat and counters; whether a cancel was requested (None: the
+        operation is no longer held by this worker)."""
+        with self._runner.index.transaction() as tx:
+            return operation_rows.heartbeat(
+                tx, self._claim.pk, worker=self._worker, now=utcnow(), counter=self.counter
+            )
 
     def tick(self) -> None:
         """``check`` at most every ``_TICK_SECONDS``: cheap enough to call once per unit."""

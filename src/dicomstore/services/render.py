@@ -21,13 +21,10 @@ from dicomstore.dicom.render import (
     render_thumbnail,
     representative_index,
 )
-from dicomstore.errors import NotFound
 from dicomstore.index import Index
-from dicomstore.index import dicom_stores as store_rows
-from dicomstore.index import instances as instance_rows
 from dicomstore.index.instances import InstanceLocation
 from dicomstore.services.frame_cache import FrameCache
-from dicomstore.services.retrieve import Scope
+from dicomstore.services.retrieve import Scope, locate
 
 __all__ = ["RenderService"]
 
@@ -46,7 +43,7 @@ class RenderService:
         parameters: RenderParameters,
     ) -> bytes:
         """An instance (first frame, or every frame as an animated GIF) or one of its frames."""
-        (instance,) = self._locate(scope)
+        (instance,) = locate(self.index, scope)
 
         def make() -> bytes:
             dataset = self._dataset(instance)
@@ -66,7 +63,7 @@ class RenderService:
     ) -> bytes:
         """A small image standing for a study, series, instance or frame: the middle instance of
         the study or series, its middle frame unless a frame is named."""
-        found = self._locate(scope)
+        found = locate(self.index, scope)
         instance = found[representative_index(len(found))]
 
         def make() -> bytes:
@@ -83,14 +80,6 @@ class RenderService:
         dataset = self._dataset(instance)
         for index in range(number_of_frames(dataset)):
             yield render_frame(dataset, index, media_type, RenderParameters())
-
-    def _locate(self, scope: Scope) -> list[InstanceLocation]:
-        with self.index.transaction() as tx:
-            store = store_rows.get_by_name(tx, scope.store)
-            found = instance_rows.locate(tx, store.pk, scope.study, scope.series, scope.instance)
-        if not found:
-            raise NotFound(f"{scope.describe()} not found.")
-        return found
 
     def _dataset(self, instance: InstanceLocation) -> Dataset:
         # The whole instance is read: pydicom needs the pixel data value to decode a frame of it.

@@ -35,7 +35,14 @@ from dicomstore.index.instances import InstanceLocation
 from dicomstore.names import DicomStoreName
 from dicomstore.services.frame_cache import FrameCache
 
-__all__ = ["Frame", "RetrieveService", "Scope", "absolute_bulk_data_uris", "parse_frame_numbers"]
+__all__ = [
+    "Frame",
+    "RetrieveService",
+    "Scope",
+    "absolute_bulk_data_uris",
+    "locate",
+    "parse_frame_numbers",
+]
 
 _CHUNK = 256 * 1024
 # BulkDataURIs are stored relative to the store's dicomWeb root and made absolute on the way out.
@@ -88,6 +95,16 @@ def parse_frame_numbers(text: str) -> list[int]:
     return numbers
 
 
+def locate(index: Index, scope: Scope) -> list[InstanceLocation]:
+    """The instances in ``scope``, in series and instance order; NotFound if there are none."""
+    with index.transaction() as tx:
+        store = store_rows.get_by_name(tx, scope.store)
+        found = instance_rows.locate(tx, store.pk, scope.study, scope.series, scope.instance)
+    if not found:
+        raise NotFound(f"{scope.describe()} not found.")
+    return found
+
+
 class RetrieveService:
     def __init__(self, index: Index, blobs: BlobStore, cache: FrameCache) -> None:
         self.index = index
@@ -95,12 +112,7 @@ class RetrieveService:
         self.cache = cache
 
     def locate(self, scope: Scope) -> list[InstanceLocation]:
-        with self.index.transaction() as tx:
-            store = store_rows.get_by_name(tx, scope.store)
-            found = instance_rows.locate(tx, store.pk, scope.study, scope.series, scope.instance)
-        if not found:
-            raise NotFound(f"{scope.describe()} not found.")
-        return found
+        return locate(self.index, scope)
 
     def first_producible(
         self, instances: list[InstanceLocation], transfer_syntaxes: list[str]

@@ -42,7 +42,7 @@ from dicomstore.names import DicomStoreName
 from dicomstore.services.dicomweb_delete import deletion_target
 from dicomstore.services.staging import Spool, StagedFile
 
-__all__ = ["STORAGE_CLASSES", "StowService", "StowTarget"]
+__all__ = ["STORAGE_CLASSES", "StowService", "StowTarget", "storage_class_named"]
 
 log = logging.getLogger(__name__)
 
@@ -154,6 +154,17 @@ def _unaddressable_uid(header: InstanceHeader) -> str | None:
 StoreOutcome = StoredInstance | FailedInstance
 
 
+def storage_class_named(name: str | None, *, where: str) -> str:
+    """The storage class ``name`` names (``STANDARD`` when absent), checked; ``where`` says
+    where it came from in the error."""
+    chosen = (name or "STANDARD").strip().upper()
+    if chosen not in STORAGE_CLASSES:
+        raise InvalidArgument(
+            f"Invalid {where} {chosen!r}; use one of " + ", ".join(sorted(STORAGE_CLASSES)) + "."
+        )
+    return chosen
+
+
 class StowService:
     def __init__(self, index: Index, blobs: BlobStore) -> None:
         self.index = index
@@ -168,13 +179,7 @@ class StowService:
         storage_class: str | None,
     ) -> StowTarget:
         """Resolve the store before reading the body: an unknown store is NOT_FOUND at once."""
-        storage_class = (storage_class or "STANDARD").strip().upper()
-        if storage_class not in STORAGE_CLASSES:
-            raise InvalidArgument(
-                f"Invalid Storage-Class {storage_class!r}; use one of "
-                + ", ".join(sorted(STORAGE_CLASSES))
-                + "."
-            )
+        storage_class = storage_class_named(storage_class, where="Storage-Class")
         with self.index.transaction() as tx:
             store = store_rows.get_by_name(tx, name)
         return StowTarget(store.pk, store.blob_prefix, dicomweb_url, study_instance_uid,

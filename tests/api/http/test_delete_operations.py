@@ -9,9 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import google.auth.credentials
 import pytest
-from googleapiclient.discovery import build
 from googleapiclient.errors import HttpError
 from pydicom.uid import generate_uid
 
@@ -25,21 +23,11 @@ from tests.api.http.dicomweb_support import (
     stow_content_type,
     wait_for_operation,
 )
-from tests.conftest import ENGINES, LOCATION
-from tests.processes import ServerProcess, start_server
+from tests.conftest import ENGINES, LOCATION, healthcare_client
+from tests.processes import start_server
 
 DELETE_STUDY = "google.cloud.healthcare.v1.dicomweb.DicomWebService.DeleteStudy"
 CREATE_DATASET = "google.cloud.healthcare.v1.dataset.DatasetService.CreateDataset"
-
-
-def client_for(server: ServerProcess) -> Any:
-    return build(
-        "healthcare",
-        "v1",
-        static_discovery=True,
-        credentials=google.auth.credentials.AnonymousCredentials(),
-        client_options={"api_endpoint": server.url},
-    )
 
 
 @pytest.fixture(params=ENGINES)
@@ -63,7 +51,7 @@ def test_a_pending_delete_blocks_its_study_and_finishes_after_a_restart(
     data_dir, database_url = paused
     server = start_server(data_dir, database_url=database_url, extra=("--job-workers", "0"))
     try:
-        healthcare = client_for(server)
+        healthcare = healthcare_client(server)
         datasets = healthcare.projects().locations().datasets()
         dataset = f"{LOCATION}/datasets/lro"
         datasets.create(parent=LOCATION, datasetId="lro", body={}).execute()
@@ -108,7 +96,7 @@ def test_a_pending_delete_blocks_its_study_and_finishes_after_a_restart(
 
     server = start_server(data_dir, database_url=database_url)
     try:
-        healthcare = client_for(server)
+        healthcare = healthcare_client(server)
         done = wait_for_operation(healthcare, started)
         assert done["response"] == {"@type": "type.googleapis.com/google.protobuf.Empty"}
         assert done["metadata"]["counter"] == {"success": "2"}

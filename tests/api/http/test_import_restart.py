@@ -7,13 +7,10 @@ from __future__ import annotations
 import signal
 import time
 from pathlib import Path
-from typing import Any
 
-import google.auth.credentials
 import pytest
 from google.auth.credentials import AnonymousCredentials
 from google.cloud import storage
-from googleapiclient.discovery import build
 from pydicom.uid import generate_uid
 
 from tests.api.http.dicomweb_support import (
@@ -23,17 +20,11 @@ from tests.api.http.dicomweb_support import (
     stores_api,
     wait_for_operation,
 )
-from tests.conftest import ENGINES, LOCATION
+from tests.conftest import ENGINES, LOCATION, healthcare_client
 from tests.object_servers import GcsEmulator
-from tests.processes import ServerProcess, start_server
+from tests.processes import start_server
 
 FILES = 300
-
-
-def client_for(server: ServerProcess) -> Any:
-    return build("healthcare", "v1", static_discovery=True,
-                 credentials=google.auth.credentials.AnonymousCredentials(),
-                 client_options={"api_endpoint": server.url})  # fmt: skip
 
 
 @pytest.mark.parametrize("engine", ENGINES)
@@ -54,7 +45,7 @@ def test_an_import_killed_midway_finishes_after_a_restart(
     data_dir = tmp_path / "data"
     first = start_server(data_dir, database_url=database_url)
     try:
-        healthcare = client_for(first)
+        healthcare = healthcare_client(first)
         dataset = f"{LOCATION}/datasets/restart"
         healthcare.projects().locations().datasets().create(
             parent=LOCATION, datasetId="restart", body={}
@@ -81,7 +72,7 @@ def test_an_import_killed_midway_finishes_after_a_restart(
 
     second = start_server(data_dir, database_url=database_url)
     try:
-        healthcare = client_for(second)
+        healthcare = healthcare_client(second)
         done = wait_for_operation(healthcare, operation, timeout=120)
         assert done["response"]["@type"].endswith("ImportDicomDataResponse")
         assert done["metadata"]["counter"] == {"success": str(FILES)}

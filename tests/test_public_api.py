@@ -1,4 +1,5 @@
-"""Each module of dicomstore.dicom declares exactly its public names."""
+"""Each public module declares exactly its public names (``__all__``), and each package's
+re-exports exist."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from types import ModuleType
 import pytest
 
 import dicomstore.dicom
-from dicomstore.dicom import bulkdata, frames, json, part10
+import dicomstore.sinks
+from dicomstore.dicom import bigquery, bulkdata, codecs, frames, json, part10, transcode
+from dicomstore.sinks import bigquery_table, duckdb_table, tables
 
-MODULES = [bulkdata, frames, json, part10]
+MODULES = [
+    bulkdata, frames, json, part10, transcode, codecs, bigquery,
+    tables, duckdb_table, bigquery_table,
+]  # fmt: skip
 
 
 def _defined_public_names(module: ModuleType) -> set[str]:
@@ -32,7 +38,10 @@ def test_all_is_exact(module: ModuleType) -> None:
     assert sorted(module.__all__) == sorted(_defined_public_names(module))
 
 
-def test_package_exports_exist() -> None:
-    assert len(set(dicomstore.dicom.__all__)) == len(dicomstore.dicom.__all__)
-    for name in dicomstore.dicom.__all__:
-        assert getattr(dicomstore.dicom, name) is not None
+@pytest.mark.parametrize(
+    "package", [dicomstore.dicom, dicomstore.sinks], ids=lambda package: package.__name__
+)
+def test_package_exports_exist(package: ModuleType) -> None:
+    assert len(set(package.__all__)) == len(package.__all__)
+    for name in package.__all__:
+        assert getattr(package, name) is not None

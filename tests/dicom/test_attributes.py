@@ -40,7 +40,7 @@ from dicomstore.dicom.attributes import (
     tag_for,
     time_upper_bound,
 )
-from tests.dicom.test_public_api import _defined_public_names
+from tests.test_public_api import _defined_public_names
 
 
 def test_all_is_exact() -> None:

@@ -55,7 +55,7 @@ from dicomstore.dicom.from_json import (
 from dicomstore.dicom.part10 import read_instance
 from dicomstore.errors import InvalidArgument
 from tests.dicom.corpus import TEST_FILES
-from tests.dicom.test_public_api import _defined_public_names
+from tests.test_public_api import _defined_public_names
 
 MEDIA_TYPES = {
     JPEGBaseline8Bit: "image/jpeg",

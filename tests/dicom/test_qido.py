@@ -39,7 +39,7 @@ from dicomstore.dicom.qido import (
     returned_attributes,
 )
 from dicomstore.errors import InvalidArgument
-from tests.dicom.test_public_api import _defined_public_names
+from tests.test_public_api import _defined_public_names
 
 GOOGLE, STANDARD = QidoMode.GOOGLE, QidoMode.STANDARD
 STUDY, SERIES, INSTANCE = Level.STUDY, Level.SERIES, Level.INSTANCE

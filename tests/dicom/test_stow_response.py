@@ -25,7 +25,7 @@ from dicomstore.dicom.stow_response import (
     response_xml,
     status_code,
 )
-from tests.dicom.test_public_api import _defined_public_names
+from tests.test_public_api import _defined_public_names
 
 BASE = (
     "https://healthcare.googleapis.com/v1/projects/P/locations/L/datasets/D/dicomStores/S/dicomWeb"

@@ -16,7 +16,7 @@ from pydicom.data import get_charset_files, get_testdata_file
 from dicomstore.dicom import xml
 from dicomstore.dicom.xml import NATIVE_DICOM_MODEL_NAMESPACE, to_dicom_xml
 from tests.dicom.corpus import corpus, corpus_id, readable
-from tests.dicom.test_public_api import _defined_public_names
+from tests.test_public_api import _defined_public_names
 
 # pydicom warns about the many invalid values its test files carry on purpose.
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")

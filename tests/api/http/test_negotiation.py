@@ -21,7 +21,7 @@ from dicomstore.api.http.negotiation import (
     transfer_syntax_offers,
 )
 from dicomstore.errors import InvalidArgument, NotAcceptable
-from tests.dicom.test_public_api import _defined_public_names
+from tests.test_public_api import _defined_public_names
 
 EVRLE = EXPLICIT_VR_LITTLE_ENDIAN
 IVRLE = "1.2.840.10008.1.2"

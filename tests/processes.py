@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
+from dicomstore.testing import DicomstoreServer
 
 __all__ = ["ServerProcess", "WorkerProcess", "free_port", "start_server", "start_worker"]
 
@@ -21,13 +21,26 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+# The server child process is the one users' tests get from the pytest plugin.
+ServerProcess = DicomstoreServer
+
+
+def start_server(
+    data_dir: Path, *, database_url: str | None = None, extra: tuple[str, ...] = ()
+) -> ServerProcess:
+    """``dicomstore serve`` on a free port with its data in ``data_dir``, once healthy."""
+    args = (*extra, "--database-url", database_url) if database_url else extra
+    return ServerProcess.start(data_dir, args=args)
+
+
 @dataclass
-class _ChildProcess:
-    """A ``dicomstore`` child process writing to a log file."""
+class WorkerProcess:
+    """A ``dicomstore worker`` child process writing to a log file; it may be finishing an
+    operation step when told to stop."""
 
     process: subprocess.Popen[str]
     log_path: Path
-    stop_timeout = 20.0
+    stop_timeout = 40.0
 
     def log(self) -> str:
         return self.log_path.read_text()
@@ -41,49 +54,6 @@ class _ChildProcess:
         except subprocess.TimeoutExpired:
             self.process.kill()
             raise
-
-
-@dataclass
-class ServerProcess(_ChildProcess):
-    """A ``dicomstore serve`` child process."""
-
-    url: str = ""
-    data_dir: Path = Path()
-
-
-def start_server(
-    data_dir: Path, *, database_url: str | None = None, extra: tuple[str, ...] = ()
-) -> ServerProcess:
-    port = free_port()
-    command = [sys.executable, "-m", "dicomstore", "serve", "--port", str(port),
-               "--data-dir", str(data_dir), "--log-level", "warning", *extra]  # fmt: skip
-    if database_url:
-        command += ["--database-url", database_url]
-    log_path = data_dir.parent / f"{data_dir.name}-server.log"
-    with log_path.open("a") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, text=True)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            output = log_path.read_text()
-            raise RuntimeError(f"server exited with {process.returncode}:\n{output}")
-        try:
-            if httpx.get(f"{url}/healthz", timeout=1).status_code == 200:
-                return ServerProcess(process, log_path, url=url, data_dir=data_dir)
-        except httpx.TransportError:
-            pass
-        time.sleep(0.05)
-    process.kill()
-    raise RuntimeError("server did not become healthy within 30 s")
-
-
-@dataclass
-class WorkerProcess(_ChildProcess):
-    """A ``dicomstore worker`` child process; it may be finishing an operation step when
-    told to stop."""
-
-    stop_timeout = 40.0
 
 
 def start_worker(

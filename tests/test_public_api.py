@@ -9,14 +9,40 @@ from types import ModuleType
 
 import pytest
 
+import dicomstore.client
 import dicomstore.dicom
 import dicomstore.sinks
+import dicomstore.sql
+import dicomstore.testing
+from dicomstore import json_text, setting_values
+from dicomstore.client import dicomweb as dicomweb_client
+from dicomstore.client import discovery, http
+from dicomstore.client import multipart as multipart_client
 from dicomstore.dicom import bigquery, bulkdata, codecs, frames, json, part10, transcode
 from dicomstore.sinks import bigquery_table, duckdb_table, tables
+from dicomstore.sql import (
+    bodies,
+    dicom_rows,
+    errors,
+    exec_parser,
+    executor,
+    local,
+    parser,
+    registry,
+    schemas,
+    script,
+    shell,
+    statements,
+)
+from dicomstore.testing import plugin, server
 
 MODULES = [
     bulkdata, frames, json, part10, transcode, codecs, bigquery,
     tables, duckdb_table, bigquery_table,
+    discovery, http, dicomweb_client, multipart_client,
+    bodies, dicom_rows, errors, exec_parser, executor, local, parser, registry, schemas, script,
+    shell, statements,
+    plugin, server, json_text, setting_values,
 ]  # fmt: skip
 
 
@@ -39,7 +65,9 @@ def test_all_is_exact(module: ModuleType) -> None:
 
 
 @pytest.mark.parametrize(
-    "package", [dicomstore.dicom, dicomstore.sinks], ids=lambda package: package.__name__
+    "package",
+    [dicomstore.dicom, dicomstore.sinks, dicomstore.client, dicomstore.sql, dicomstore.testing],
+    ids=lambda package: package.__name__,
 )
 def test_package_exports_exist(package: ModuleType) -> None:
     assert len(set(package.__all__)) == len(package.__all__)

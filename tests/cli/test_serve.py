@@ -31,6 +31,7 @@ SETTINGS_VARIABLES = (
     "DICOMSTORE_DATA_DIR",
     "DICOMSTORE_DATABASE_URL",
     "DICOMSTORE_LOG_LEVEL",
+    "DICOMSTORE_WORKERS",
 )
 DATASETS = "/v1/projects/test-project/locations/us-central1/datasets"
 # A second loopback address: proves the host setting is used, not just the default.
@@ -117,7 +118,7 @@ def test_help_lists_the_commands() -> None:
 def test_serve_help_names_every_variable() -> None:
     result = _run("serve", "--help")
     assert result.returncode == 0, result.stderr
-    for flag in ("--host", "--port", "--data-dir", "--database-url", "--log-level"):
+    for flag in ("--host", "--port", "--data-dir", "--database-url", "--log-level", "--workers"):
         assert flag in result.stdout
     for variable in SETTINGS_VARIABLES:
         assert variable in result.stdout
@@ -354,6 +355,14 @@ def _log_level_variable_unknown(scene: Scene) -> Refusal:
     return Refusal([], ["DICOMSTORE_LOG_LEVEL=loud"], {"DICOMSTORE_LOG_LEVEL": "loud"})
 
 
+def _workers_flag_zero(scene: Scene) -> Refusal:
+    return Refusal(["--workers", "0"], ["--workers 0", "greater than or equal to 1"])
+
+
+def _workers_variable_not_a_number(scene: Scene) -> Refusal:
+    return Refusal([], ["DICOMSTORE_WORKERS=x", "integer"], {"DICOMSTORE_WORKERS": "x"})
+
+
 REFUSALS: dict[str, Callable[[Scene], Refusal]] = {
     case.__name__.lstrip("_"): case
     for case in (
@@ -369,6 +378,8 @@ REFUSALS: dict[str, Callable[[Scene], Refusal]] = {
         _port_flag_out_of_range,
         _log_level_flag_unknown,
         _log_level_variable_unknown,
+        _workers_flag_zero,
+        _workers_variable_not_a_number,
     )
 }
 

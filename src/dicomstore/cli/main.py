@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pydantic
 import typer
 
 from dicomstore import __version__
-from dicomstore.settings import LogLevel, Settings
+from dicomstore.setting_values import DEFAULT_WORKERS, LogLevel
+
+if TYPE_CHECKING:
+    import pydantic
+
+    from dicomstore.settings import Settings
 
 __all__ = ["app"]
 
@@ -114,6 +118,14 @@ def serve(
             "\\[env: DICOMSTORE_JOB_WORKERS; default: 2]",
         ),
     ] = None,
+    workers: Annotated[
+        str | None,
+        typer.Option(
+            metavar="<int>",
+            help="Server processes sharing the port; long-running operations run in the first. "
+            f"\\[env: DICOMSTORE_WORKERS; default: {DEFAULT_WORKERS}]",
+        ),
+    ] = None,
     log_level: LogLevelOption = None,
     bigquery: BigQueryOption = None,
     duckdb_dir: DuckDbDirOption = None,
@@ -127,6 +139,7 @@ def serve(
         "blob_url": blob_url,
         "qido_mode": qido_mode,
         "job_workers": job_workers,
+        "workers": workers,
         "log_level": log_level,
         "bigquery": bigquery,
         "duckdb_dir": duckdb_dir,
@@ -173,6 +186,11 @@ def worker(
 
 
 def _settings(flags: dict[str, Any]) -> Settings:
+    # Imported here: settings load the DICOM layer, which client commands never need.
+    import pydantic
+
+    from dicomstore.settings import Settings
+
     given = {key: value for key, value in flags.items() if value is not None}
     try:
         return Settings(**given)
@@ -193,3 +211,16 @@ def _settings_problems(error: pydantic.ValidationError, flags: dict[str, Any]) -
             source = "settings"
         problems.append(f"{source}: {problem['msg']}")
     return "invalid setting " + "; ".join(problems)
+
+
+# Client command groups: each module defines a typer app for one surface.
+from dicomstore.cli import datasets, dicom_stores, dicomweb, operations  # noqa: E402
+
+app.add_typer(datasets.app, name="datasets")
+app.add_typer(dicom_stores.app, name="dicom-stores")
+app.add_typer(operations.app, name="operations")
+app.add_typer(dicomweb.app, name="dicomweb")
+
+from dicomstore.cli.sql import sql  # noqa: E402
+
+app.command(name="sql")(sql)

@@ -243,3 +243,85 @@ def run_on_database(arguments: argparse.Namespace, run: Callable[..., None]) -> 
             run(arguments, database_url)
     else:
         run(arguments, arguments.database_url)
+
+
+# --- process trees and sockets (added for vs_orthanc.py) --------------------------------------
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from /proc/PID/task/*/children, Linux ≥ 3.5)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            for task in os.listdir(f"/proc/{current}/task"):
+                with open(f"/proc/{current}/task/{task}/children") as children:
+                    pending += [int(child) for child in children.read().split()]
+        except OSError:
+            continue
+    return found
+
+
+def tree_memory(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM summed over ``pid`` and its descendants, in bytes (a server may fork
+    workers; the sum of peaks bounds the peak of the sum from above)."""
+    total = {"VmRSS": 0, "VmHWM": 0}
+    for member in process_tree(pid):
+        try:
+            status = proc_status(member)
+        except OSError:
+            continue
+        for name in total:
+            total[name] += status.get(name, 0)
+    return total
+
+
+@dataclass(frozen=True)
+class Listener:
+    """A listening TCP socket of a process: its address as /proc/net/tcp{,6} shows it."""
+
+    family: int  # socket.AF_INET or socket.AF_INET6
+    address: str
+    port: int
+
+    @property
+    def loopback(self) -> bool:
+        import ipaddress
+
+        return ipaddress.ip_address(self.address).is_loopback
+
+    @property
+    def wildcard(self) -> bool:
+        return self.address in ("0.0.0.0", "::")
+
+
+def listening_sockets(pid: int) -> list[Listener]:
+    """The TCP sockets ``pid`` listens on, found by matching the socket inodes of its open file
+    descriptors against /proc/PID/net/tcp and tcp6 (which show the process's network namespace)."""
+    import ipaddress
+
+    inodes = set()
+    for fd in os.listdir(f"/proc/{pid}/fd"):
+        with contextlib.suppress(OSError):
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if target.startswith("socket:["):
+                inodes.add(target[8:-1])
+    listeners = []
+    for name, family in (("tcp", socket.AF_INET), ("tcp6", socket.AF_INET6)):
+        try:
+            with open(f"/proc/{pid}/net/{name}") as table:
+                rows = table.read().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            if fields[3] != "0A" or fields[9] not in inodes:  # 0A: TCP_LISTEN
+                continue
+            hex_address, hex_port = fields[1].split(":")
+            raw = bytes.fromhex(hex_address)
+            # The kernel prints the address as 32-bit words in host (little-endian) order.
+            raw = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
+            address = str(ipaddress.ip_address(raw))
+            listeners.append(Listener(family, address, int(hex_port, 16)))
+    return listeners

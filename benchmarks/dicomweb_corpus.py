@@ -7,13 +7,15 @@ study, series and slice attributes rewritten; the pixel data cycles through a fe
 phantom slices. Run::
 
     python benchmarks/dicomweb_corpus.py [--instances 2000] [--batch 50] [--concurrency 4]
-        [--requests 200] [--postgres postgresql://postgres@127.0.0.1:5432 | --database-url URL]
+        [--requests 200] [--workers N]
+        [--postgres postgresql://postgres@127.0.0.1:5432 | --database-url URL]
 
 It starts ``dicomstore serve`` on a free loopback port in a temporary folder (SQLite by default),
 stores the corpus with STOW-RS (``--batch`` instances per request, ``--concurrency`` requests in
 flight), checks the count with ``getDICOMStoreMetrics``, then times ``--requests`` sequential
 requests of each kind of QIDO-RS search and WADO-RS retrieval over one keep-alive connection.
-Prints a table, asserts nothing.
+Prints a table, asserts nothing. Server CPU and memory are summed over the server's processes
+(``--workers``).
 """
 
 from __future__ import annotations
@@ -43,10 +45,11 @@ from _harness import (
     machine,
     mib,
     percentile,
-    proc_status,
+    process_tree,
     run_on_database,
     running_server,
     store_metrics,
+    tree_memory,
 )
 from pydicom.data import get_testdata_file
 from pydicom.dataset import Dataset
@@ -346,6 +349,17 @@ def _size(size: float) -> str:
 # --- the run ----------------------------------------------------------------------------------
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds of the server and its worker processes so far."""
+    total = 0.0
+    for member in process_tree(pid):
+        try:
+            total += cpu_seconds(member)
+        except OSError:  # exited meanwhile
+            continue
+    return total
+
+
 def run(arguments: argparse.Namespace, database_url: str | None) -> None:
     print(f"machine: {machine()}")
     started = time.perf_counter()
@@ -360,20 +374,25 @@ def run(arguments: argparse.Namespace, database_url: str | None) -> None:
     limits = httpx.Limits(max_connections=arguments.concurrency + 2)
     with (
         tempfile.TemporaryDirectory(prefix="dicomstore-bench-") as directory,
-        running_server(Path(directory) / "data", database_url=database_url) as server,
+        running_server(
+            Path(directory) / "data",
+            database_url=database_url,
+            extra=("--workers", str(arguments.workers)) if arguments.workers else (),
+        ) as server,
         httpx.Client(timeout=httpx.Timeout(arguments.timeout, connect=10), limits=limits) as client,
     ):
-        print(f"server: pid {server.pid}, {server.url}, index {database_url or 'SQLite'}")
+        workers = f", {arguments.workers} workers" if arguments.workers else ""
+        print(f"server: pid {server.pid}{workers}, {server.url}, index {database_url or 'SQLite'}")
         dicomweb_url = create_store(client, server.url)
-        rss_start = proc_status(server.pid)["VmRSS"]
-        cpu_start = cpu_seconds(server.pid)
+        rss_start = tree_memory(server.pid)["VmRSS"]
+        cpu_start = tree_cpu(server.pid)
         wall, sent, latencies, errors = stow_all(
             client, dicomweb_url, corpus, arguments.batch, arguments.concurrency
         )
-        cpu_stow = cpu_seconds(server.pid) - cpu_start
+        cpu_stow = tree_cpu(server.pid) - cpu_start
         metrics = store_metrics(client, dicomweb_url)
         stored = int(metrics.get("instanceCount", "0"))
-        rss_after_stow = proc_status(server.pid)
+        rss_after_stow = tree_memory(server.pid)
         print()
         print(f"STOW  {len(latencies)} requests of {arguments.batch} instances, "
               f"concurrency {arguments.concurrency}: {wall:.2f} s")  # fmt: skip
@@ -395,10 +414,10 @@ def run(arguments: argparse.Namespace, database_url: str | None) -> None:
             timed(client, "warm-up", requests[:5])
         timings = []
         for name, matches, requests in kinds:
-            cpu_start = cpu_seconds(server.pid)
+            cpu_start = tree_cpu(server.pid)
             timings.append(timed(client, name, requests, matches))
-            timings[-1].server_cpu = cpu_seconds(server.pid) - cpu_start
-        rss_end = proc_status(server.pid)
+            timings[-1].server_cpu = tree_cpu(server.pid) - cpu_start
+        rss_end = tree_memory(server.pid)
         print()
         print(f"reads: {arguments.requests} sequential requests each, one keep-alive connection")
         print_table(timings)
@@ -418,6 +437,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="timed requests per kind (200)")
     parser.add_argument("--seed", type=int, default=1, help="seed of the request mix (1)")
     parser.add_argument("--timeout", type=float, default=300, help="HTTP timeout in s (300)")
+    parser.add_argument(
+        "--workers", type=int, help="server processes (dicomstore serve --workers; its default)"
+    )
     add_database_arguments(parser)
     run_on_database(parser.parse_args(), run)
 

@@ -25,6 +25,7 @@ __all__ = [
     "open_blobs",
     "open_index",
     "prepare_data_dir",
+    "process_local_storage",
     "shown_url",
 ]
 
@@ -69,10 +70,12 @@ def _first_line(error: BaseException) -> str:
     return lines[0] if lines else type(error).__name__
 
 
-def open_index(settings: Settings) -> Index:
+def open_index(settings: Settings, *, migrate: bool = True) -> Index:
+    """The index, its schema brought up to date unless ``migrate`` is false (a process whose
+    supervisor migrated it already)."""
     shown = shown_url(settings.index_url)
     try:
-        return Index.open(settings.index_url)
+        return Index.open(settings.index_url, migrate=migrate)
     except (sa.exc.ArgumentError, ValueError) as error:
         raise StartupError(f"invalid database URL {shown!r}: {_first_line(error)}") from error
     except sa.exc.OperationalError as error:
@@ -87,6 +90,19 @@ def open_index(settings: Settings) -> Index:
         raise StartupError(
             f"cannot migrate the index database {shown!r}: {_first_line(error)}"
         ) from error
+
+
+def process_local_storage(settings: Settings) -> str | None:
+    """What of the storage lives inside one process, unseen by other server processes."""
+    if settings.blob_store_url.lower().startswith("memory:"):
+        return f"the blob store {settings.blob_store_url!r} lives in one process"
+    try:
+        url = sa.engine.make_url(settings.index_url)
+    except (sa.exc.ArgumentError, ValueError):
+        return None  # refused with its own message when the index is opened
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        return f"the index {shown_url(settings.index_url)!r} lives in one process"
+    return None
 
 
 def open_blobs(settings: Settings) -> BlobStore:

@@ -10,6 +10,7 @@
 | qido_mode      | ``DICOMSTORE_QIDO_MODE``    | ``google`` (or ``standard``: PS3.18 QIDO) |
 | frame_cache_mib | ``DICOMSTORE_FRAME_CACHE_MIB`` | ``256`` (rendered/converted frames kept) |
 | job_workers    | ``DICOMSTORE_JOB_WORKERS``  | ``2`` in-process operation workers (0: none) |
+| workers        | ``DICOMSTORE_WORKERS``      | server processes on the port (one per core, ≤ 4) |
 | log_level      | ``DICOMSTORE_LOG_LEVEL``    | ``info``                                  |
 | bigquery       | ``DICOMSTORE_BIGQUERY``     | ``duckdb`` files (or ``bigquery``: Google's) |
 | duckdb_dir     | ``DICOMSTORE_DUCKDB_DIR``   | folder ``bigquery`` in data_dir           |
@@ -29,16 +30,9 @@ from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dicomstore.dicom.qido import QidoMode
+from dicomstore.setting_values import LogLevel
 
 __all__ = ["BigQueryBackend", "LogLevel", "Settings"]
-
-
-class LogLevel(StrEnum):
-    CRITICAL = "critical"
-    ERROR = "error"
-    WARNING = "warning"
-    INFO = "info"
-    DEBUG = "debug"
 
 
 class BigQueryBackend(StrEnum):
@@ -62,6 +56,8 @@ class Settings(BaseSettings):
     qido_mode: QidoMode = QidoMode.GOOGLE
     frame_cache_mib: int = Field(default=256, ge=0)
     job_workers: int = Field(default=2, ge=0)
+    # None: chosen at start (`worker_count`), from the cores and the storage.
+    workers: int | None = Field(default=None, ge=1)
     log_level: LogLevel = LogLevel.INFO
     bigquery: BigQueryBackend = BigQueryBackend.DUCKDB
     duckdb_dir: Path | None = None

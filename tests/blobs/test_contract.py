@@ -248,6 +248,9 @@ def test_a_key_cannot_be_both_a_blob_and_a_parent(store: BlobStore) -> None:
         store.open("a")
     with pytest.raises(NotFound):
         store.size("a")
+    for length in (0, 1):
+        with pytest.raises(NotFound):
+            store.read_range("a", 0, length)
     store.delete("a")
     assert read_all(store, "a/b") == b"x"
 
@@ -256,6 +259,8 @@ def test_a_key_cannot_be_both_a_blob_and_a_parent(store: BlobStore) -> None:
     assert not store.exists("a/b/c")
     with pytest.raises(NotFound):
         store.open("a/b/c")
+    with pytest.raises(NotFound):
+        store.read_range("a/b/c", 0, 1)
 
     store.delete("a/b")
     store.put("a", [b"now a blob"])

@@ -48,8 +48,8 @@ from dicomstore.index import dicom_stores as store_rows
 from dicomstore.index.dicom_stores import DicomStoreConfig
 from dicomstore.index.instances import IngestOutcome, add_instance
 from dicomstore.index.schema import series, studies
-from dicomstore.index.search import compile_search, search
-from dicomstore.names import DatasetName
+from dicomstore.index.search import compile_search, search, search_in_named_store
+from dicomstore.names import DatasetName, DicomStoreName
 from tests.conftest import ENGINES
 from tests.index import qido_corpus as corpus
 from tests.index.conftest import LOCATION, NOW
@@ -453,6 +453,27 @@ def test_one_statement_per_search(indexed: Corpus) -> None:
     finally:
         sa.event.remove(engine, "before_cursor_execute", count)
     assert len(statements) == 1, statements
+
+
+@pytest.mark.parametrize(
+    ("level", "params"),
+    [
+        (STUDY, []),
+        (SERIES, [("Modality", "CT"), ("includefield", "all")]),
+        (INSTANCE, [("ModalitiesInStudy", "CT"), ("includefield", "all")]),
+    ],
+)
+def test_a_search_by_store_name_answers_as_by_store_key(
+    indexed: Corpus, level: Level, params: list[tuple[str, str]]
+) -> None:
+    query = indexed.query(level, params, mode=STANDARD)
+    named = DicomStoreName(DatasetName(LOCATION, "qido"), "store")
+    with indexed.index.transaction() as tx:
+        answers = search_in_named_store(tx, named, query)
+        assert answers
+        assert answers == search(tx, indexed.store_pk, query)
+        missing = DicomStoreName(DatasetName(LOCATION, "qido"), "missing")
+        assert search_in_named_store(tx, missing, query) == []
 
 
 # --- Levels and paths ----------------------------------------------------------------------

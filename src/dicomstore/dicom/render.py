@@ -611,7 +611,8 @@ def _grayscale(
             return Window.covering(float(present.min()), float(present.max()))
 
         table = _voi_lut(dataset, frame_index, modality, window, default_window)
-        gray: npt.NDArray[np.uint8] = table[np.ascontiguousarray(pixels).view(unsigned)]
+        # np.take: about twice as fast as fancy indexing for a table lookup of every pixel.
+        gray: npt.NDArray[np.uint8] = np.take(table, np.ascontiguousarray(pixels).view(unsigned))
         return gray
 
     values = _modality_lut(dataset, frame_index, pixels)
@@ -770,7 +771,9 @@ def _apply_window(values: npt.NDArray[np.float64], window: Window) -> npt.NDArra
         ramp = (values > center - 0.5).astype(np.float64)
     else:
         ramp = (values - (center - 0.5)) / (width - 1) + 0.5
-    ramp = np.nan_to_num(ramp, nan=0.0)
+    # NaN shows as 0; the clip takes infinities to the edges (as nan_to_num then clip would,
+    # without its extra passes over the values).
+    np.copyto(ramp, 0.0, where=np.isnan(ramp))
     np.clip(ramp, 0.0, 1.0, out=ramp)
     ramp *= 255.0
     return np.rint(ramp).astype(np.uint8)

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import TypeVar
 
 import sqlalchemy as sa
 
 from dicomstore.index.engine import create_index_engine
+from dicomstore.index.group_commit import GroupCommit
 from dicomstore.index.migrate import upgrade
 
 __all__ = ["Index"]
+
+T = TypeVar("T")
 
 
 class Index:
@@ -18,6 +22,7 @@ class Index:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
+        self._group = GroupCommit(self.transaction)
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Index:
@@ -37,10 +42,19 @@ class Index:
         with self.engine.begin() as connection:
             yield connection
 
+    def grouped(
+        self, work: Callable[[sa.Connection], T], *, queued: Callable[[], None] | None = None
+    ) -> T:
+        """Run ``work`` in a transaction it may share with other threads' work (group commit:
+        one durable commit for all); for hot, short writes that touch only the database.
+        ``queued`` is called once the work is in line (work queued later runs after it)."""
+        return self._group.run(work, queued=queued)
+
     def ping(self) -> None:
         """Raise if the database cannot answer a trivial query."""
         with self.engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
 
     def close(self) -> None:
+        self._group.close()
         self.engine.dispose()

@@ -9,6 +9,7 @@ duplicate (nothing changes), anything else under the same SOP Instance UID is a 
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -17,9 +18,11 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
-from dicomstore.index.schema import instances, series, studies
+from dicomstore.index.schema import datasets, dicom_stores, instances, series, studies
+from dicomstore.names import DicomStoreName
 
 __all__ = [
+    "NAMED_STORE_PK",
     "IngestOutcome",
     "InstanceLocation",
     "NewInstance",
@@ -31,12 +34,16 @@ __all__ = [
     "find_existing",
     "known_blob_keys",
     "locate",
+    "locate_in_named_store",
+    "metadata_in_named_store",
     "metadata_of",
     "metadata_text",
+    "named_store_pk",
     "page_of_store",
     "remove",
     "series_totals",
     "store_instance_count",
+    "store_name_values",
     "store_totals",
     "study_totals",
 ]
@@ -86,32 +93,74 @@ class StoredInstance:
     sha256: str
 
 
-def _insert_ignoring_conflicts(tx: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING on either engine; whether a row was inserted.
+# Ingest runs these for every instance: built once with bind parameters, so each call only binds
+# values (building and cache-keying a statement costs more than running it on SQLite).
+_EXISTING = (
+    sa.select(
+        studies.c.study_instance_uid,
+        series.c.series_instance_uid,
+        instances.c.sop_instance_uid,
+        instances.c.sop_class_uid,
+        instances.c.blob_key,
+        instances.c.sha256,
+    )
+    .select_from(instances.join(series).join(studies))
+    .where(
+        instances.c.dicom_store_pk == sa.bindparam("store_pk"),
+        instances.c.sop_instance_uid == sa.bindparam("sop_instance_uid"),
+    )
+)
+_STUDY_PK = sa.select(studies.c.pk).where(
+    studies.c.dicom_store_pk == sa.bindparam("store_pk"),
+    studies.c.study_instance_uid == sa.bindparam("study_instance_uid"),
+)
+_STUDY_PK_FOR_UPDATE = _STUDY_PK.with_for_update()
+_SERIES_PK = sa.select(series.c.pk).where(
+    series.c.study_pk == sa.bindparam("study_pk"),
+    series.c.series_instance_uid == sa.bindparam("series_instance_uid"),
+)
+_COUNT_SERIES = (
+    series.update()
+    .where(series.c.pk == sa.bindparam("row_pk"))
+    .values(
+        instance_count=series.c.instance_count + 1,
+        blob_size_bytes=series.c.blob_size_bytes + sa.bindparam("blob", type_=sa.BigInteger),
+        structured_size_bytes=series.c.structured_size_bytes
+        + sa.bindparam("structured", type_=sa.BigInteger),
+        update_time=sa.bindparam("now", type_=series.c.update_time.type),
+    )
+)
+_COUNT_STUDY = (
+    studies.update()
+    .where(studies.c.pk == sa.bindparam("row_pk"))
+    .values(
+        series_count=studies.c.series_count + sa.bindparam("new_series", type_=sa.Integer),
+        instance_count=studies.c.instance_count + 1,
+        blob_size_bytes=studies.c.blob_size_bytes + sa.bindparam("blob", type_=sa.BigInteger),
+        structured_size_bytes=studies.c.structured_size_bytes
+        + sa.bindparam("structured", type_=sa.BigInteger),
+        update_time=sa.bindparam("now", type_=studies.c.update_time.type),
+    )
+)
 
-    Concurrent ingest into one study races to create its rows; the loser simply finds them.
-    """
-    insert = postgresql.insert if tx.dialect.name == "postgresql" else sqlite.insert
-    # RETURNING, not rowcount: psycopg 3 under SQLAlchemy 2.1 reports rowcount -1 here.
-    statement = insert(table).values(**values).on_conflict_do_nothing().returning(table.c.pk)
-    return tx.execute(statement).first() is not None
+
+@functools.cache
+def _insert_ignoring(dialect: str, table: sa.Table) -> sa.Insert:
+    """INSERT … ON CONFLICT DO NOTHING RETURNING pk on either engine (RETURNING, not rowcount:
+    psycopg 3 under SQLAlchemy 2.1 reports rowcount -1 here)."""
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    return insert(table).on_conflict_do_nothing().returning(table.c.pk)
+
+
+def _insert_ignoring_conflicts(tx: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
+    """Whether a row was inserted. Concurrent ingest into one study races to create its rows;
+    the loser simply finds them."""
+    return tx.execute(_insert_ignoring(tx.dialect.name, table), values).first() is not None
 
 
 def find_existing(tx: sa.Connection, store_pk: int, sop_instance_uid: str) -> StoredInstance | None:
     row = tx.execute(
-        sa.select(
-            studies.c.study_instance_uid,
-            series.c.series_instance_uid,
-            instances.c.sop_instance_uid,
-            instances.c.sop_class_uid,
-            instances.c.blob_key,
-            instances.c.sha256,
-        )
-        .select_from(instances.join(series).join(studies))
-        .where(
-            instances.c.dicom_store_pk == store_pk,
-            instances.c.sop_instance_uid == sop_instance_uid,
-        )
+        _EXISTING, {"store_pk": store_pk, "sop_instance_uid": sop_instance_uid}
     ).first()
     return StoredInstance(*row) if row is not None else None
 
@@ -126,31 +175,35 @@ def _judge(existing: StoredInstance, new: NewInstance) -> IngestOutcome:
 
 
 def _study_pk(tx: sa.Connection, store_pk: int, new: NewInstance, now: datetime) -> int:
-    _insert_ignoring_conflicts(
-        tx,
-        studies,
-        {
-            "dicom_store_pk": store_pk,
-            "study_instance_uid": new.study_instance_uid,
-            "attributes": new.study_attributes,
-            "create_time": now,
-            "update_time": now,
-            **new.study_columns,
-        },
-    )
-    query = sa.select(studies.c.pk).where(
-        studies.c.dicom_store_pk == store_pk,
-        studies.c.study_instance_uid == new.study_instance_uid,
-    )
-    if tx.dialect.name == "postgresql":
-        query = query.with_for_update()  # serialises the count updates of one study
-    return int(tx.execute(query).scalar_one())
+    # FOR UPDATE on PostgreSQL serialises the count updates of one study.
+    query = _STUDY_PK_FOR_UPDATE if tx.dialect.name == "postgresql" else _STUDY_PK
+    key = {"store_pk": store_pk, "study_instance_uid": new.study_instance_uid}
+    pk = tx.execute(query, key).scalar()
+    if pk is None:
+        _insert_ignoring_conflicts(
+            tx,
+            studies,
+            {
+                "dicom_store_pk": store_pk,
+                "study_instance_uid": new.study_instance_uid,
+                "attributes": new.study_attributes,
+                "create_time": now,
+                "update_time": now,
+                **new.study_columns,
+            },
+        )
+        pk = tx.execute(query, key).scalar_one()
+    return int(pk)
 
 
 def _series_pk(
     tx: sa.Connection, store_pk: int, study_pk: int, new: NewInstance, now: datetime
 ) -> tuple[int, bool]:
     """The series row's key, and whether this call created it."""
+    key = {"study_pk": study_pk, "series_instance_uid": new.series_instance_uid}
+    pk = tx.execute(_SERIES_PK, key).scalar()
+    if pk is not None:
+        return int(pk), False
     created = _insert_ignoring_conflicts(
         tx,
         series,
@@ -164,13 +217,7 @@ def _series_pk(
             **new.series_columns,
         },
     )
-    pk = tx.execute(
-        sa.select(series.c.pk).where(
-            series.c.study_pk == study_pk,
-            series.c.series_instance_uid == new.series_instance_uid,
-        )
-    ).scalar_one()
-    return int(pk), created
+    return int(tx.execute(_SERIES_PK, key).scalar_one()), created
 
 
 def add_instance(
@@ -209,27 +256,10 @@ def add_instance(
         existing = find_existing(tx, store_pk, new.sop_instance_uid)
         assert existing is not None
         return _judge(existing, new), existing
-    blob, structured = new.blob_size_bytes, new.structured_size_bytes
+    sizes = {"blob": new.blob_size_bytes, "structured": new.structured_size_bytes, "now": now}
+    tx.execute(_COUNT_SERIES, {"row_pk": series_pk, **sizes})
     tx.execute(
-        series.update()
-        .where(series.c.pk == series_pk)
-        .values(
-            instance_count=series.c.instance_count + 1,
-            blob_size_bytes=series.c.blob_size_bytes + blob,
-            structured_size_bytes=series.c.structured_size_bytes + structured,
-            update_time=now,
-        )
-    )
-    tx.execute(
-        studies.update()
-        .where(studies.c.pk == study_pk)
-        .values(
-            series_count=studies.c.series_count + (1 if series_created else 0),
-            instance_count=studies.c.instance_count + 1,
-            blob_size_bytes=studies.c.blob_size_bytes + blob,
-            structured_size_bytes=studies.c.structured_size_bytes + structured,
-            update_time=now,
-        )
+        _COUNT_STUDY, {"row_pk": study_pk, "new_series": 1 if series_created else 0, **sizes}
     )
     return IngestOutcome.STORED, None
 
@@ -288,9 +318,15 @@ def _in_scope(
 ) -> sa.Select[Any]:
     """``query`` over the instances of a study, series or single instance, in series and
     instance order: the one order every retrieval answers in."""
+    return _in_retrieval_order(query, _scope(store_pk, study, series_uid, sop))
+
+
+def _in_retrieval_order(
+    query: sa.Select[Any], conditions: list[sa.ColumnElement[bool]]
+) -> sa.Select[Any]:
     return (
         query.select_from(instances.join(series).join(studies))
-        .where(*_scope(store_pk, study, series_uid, sop))
+        .where(*conditions)
         .order_by(
             series.c.pk, instances.c.instance_number.is_(None), instances.c.instance_number,
             instances.c.pk,
@@ -308,6 +344,93 @@ def locate(
     """The instances of a study, series or single instance, in series and instance order."""
     rows = tx.execute(_in_scope(_LOCATION, store_pk, study, series_uid, sop))
     return [InstanceLocation(*row) for row in rows]
+
+
+# WADO reads find the store by name and the instances in one statement, built once per scope
+# level with bind parameters (each request only binds values).
+_STORE_PK_BY_NAME = (
+    sa.select(dicom_stores.c.pk)
+    .join(datasets, datasets.c.pk == dicom_stores.c.dataset_pk)
+    .where(
+        datasets.c.project == sa.bindparam("project"),
+        datasets.c.location == sa.bindparam("location"),
+        datasets.c.dataset_id == sa.bindparam("dataset_id"),
+        dicom_stores.c.store_id == sa.bindparam("store_id"),
+    )
+)
+#: The primary key of the store named by the bind parameters of ``store_name_values``, as an
+#: expression to compare a ``dicom_store_pk`` column with.
+NAMED_STORE_PK = _STORE_PK_BY_NAME.scalar_subquery()
+
+
+def store_name_values(name: DicomStoreName) -> dict[str, str | None]:
+    """The bind parameter values of ``NAMED_STORE_PK`` for the store called ``name``."""
+    return {
+        "project": name.parent.parent.project,
+        "location": name.parent.parent.location,
+        "dataset_id": name.parent.dataset_id,
+        "store_id": name.store_id,
+    }
+
+
+def named_store_pk(tx: sa.Connection, name: DicomStoreName) -> int | None:
+    """The primary key of the store called ``name`` in one prebuilt statement (None: no such
+    store or dataset; ``dicom_stores.get_by_name`` says which)."""
+    pk = tx.execute(_STORE_PK_BY_NAME, store_name_values(name)).scalar()
+    return None if pk is None else int(pk)
+
+
+def _in_named_store(query: sa.Select[Any], level: int) -> sa.Select[Any]:
+    """``query`` as ``_in_scope`` builds it, for a store named by bind parameters and a study
+    (level 0), series (1) or instance (2) given as ``study``, ``series`` and ``sop``."""
+    conditions = [
+        studies.c.dicom_store_pk == NAMED_STORE_PK,
+        studies.c.study_instance_uid == sa.bindparam("study"),
+    ]
+    if level >= 1:
+        conditions.append(series.c.series_instance_uid == sa.bindparam("series"))
+    if level >= 2:
+        conditions.append(instances.c.sop_instance_uid == sa.bindparam("sop"))
+    return _in_retrieval_order(query, conditions)
+
+
+_LOCATION_BY_LEVEL = tuple(_in_named_store(_LOCATION, level) for level in range(3))
+_METADATA_BY_LEVEL = tuple(
+    _in_named_store(sa.select(sa.cast(instances.c.metadata, sa.Text)), level) for level in range(3)
+)
+
+
+def _named_scope(
+    name: DicomStoreName, study: str, series_uid: str | None, sop: str | None
+) -> tuple[int, dict[str, str | None]]:
+    level = 2 if sop is not None else 1 if series_uid is not None else 0
+    return level, {**store_name_values(name), "study": study, "series": series_uid, "sop": sop}
+
+
+def locate_in_named_store(
+    tx: sa.Connection,
+    name: DicomStoreName,
+    study: str,
+    series_uid: str | None = None,
+    sop: str | None = None,
+) -> list[InstanceLocation]:
+    """``locate`` in the store called ``name``, in one statement; empty if the store, dataset or
+    instances do not exist (the caller tells which)."""
+    level, values = _named_scope(name, study, series_uid, sop)
+    return [InstanceLocation(*row) for row in tx.execute(_LOCATION_BY_LEVEL[level], values)]
+
+
+def metadata_in_named_store(
+    tx: sa.Connection,
+    name: DicomStoreName,
+    study: str,
+    series_uid: str | None = None,
+    sop: str | None = None,
+) -> list[str]:
+    """``metadata_of`` in the store called ``name``, in one statement (see
+    ``locate_in_named_store``)."""
+    level, values = _named_scope(name, study, series_uid, sop)
+    return [text for (text,) in tx.execute(_METADATA_BY_LEVEL[level], values)]
 
 
 def page_of_store(

@@ -21,6 +21,7 @@ __all__ = [
     "Counter",
     "OperationRow",
     "OperationState",
+    "any_unfinished_target_under",
     "claim",
     "finish",
     "finish_claimed",
@@ -377,6 +378,15 @@ def recover(
         .values(state=OperationState.DONE, error=error, end_time=now, response=None)
     ).rowcount
     return requeued, failed
+
+
+def any_unfinished_target_under(tx: sa.Connection, prefix: str) -> bool:
+    """Whether an unfinished operation acts on a target whose path starts with ``prefix``."""
+    query = sa.select(operations.c.pk).where(
+        operations.c.state != OperationState.DONE,
+        operations.c.target.startswith(prefix, autoescape=True),
+    )
+    return tx.execute(query.limit(1)).first() is not None
 
 
 def unfinished_targets(tx: sa.Connection, targets: Collection[str]) -> set[str]:

@@ -63,9 +63,11 @@ from dicomstore.dicom.qido import (
     Wildcard,
     returned_attributes,
 )
+from dicomstore.index.instances import NAMED_STORE_PK, store_name_values
 from dicomstore.index.schema import instances, series, studies
+from dicomstore.names import DicomStoreName
 
-__all__ = ["compile_search", "search"]
+__all__ = ["compile_search", "search", "search_in_named_store"]
 
 Condition = sa.ColumnElement[bool]
 
@@ -182,6 +184,7 @@ def _needs_row_attributes(tags: frozenset[str], uid: str) -> bool:
     return any(tag != uid and tag not in COMPUTED_ATTRIBUTES for tag in tags)
 
 
+@functools.cache  # statements are immutable; building the alias costs more than the query
 def _modalities() -> sa.ColumnElement[Any]:
     related = series.alias("study_modalities")
     return (
@@ -305,7 +308,10 @@ def _narrows(matcher: Matcher) -> bool:
 
 
 def compile_search(
-    query: QidoQuery, store_pk: int, dialect: sa.Dialect, returned: ReturnedAttributes | None = None
+    query: QidoQuery,
+    store_pk: int | sa.ScalarSelect[Any],
+    dialect: sa.Dialect,
+    returned: ReturnedAttributes | None = None,
 ) -> sa.Select[Any]:
     """The one statement that answers ``query`` in the store ``store_pk``.
 
@@ -314,7 +320,7 @@ def compile_search(
     query
         The parsed search.
     store_pk
-        The ``dicom_stores`` row searched.
+        The ``dicom_stores`` row searched, or an expression giving it (``NAMED_STORE_PK``).
     dialect
         The engine's dialect (``tx.dialect``): wildcards and ordering differ by engine.
     returned
@@ -448,3 +454,14 @@ def search(tx: sa.Connection, store_pk: int, query: QidoQuery) -> list[dict[str,
     returned = returned_attributes(query)
     statement = compile_search(query, store_pk, tx.dialect, returned)
     return [_answer(row, query, returned) for row in tx.execute(statement)]
+
+
+def search_in_named_store(
+    tx: sa.Connection, store: DicomStoreName, query: QidoQuery
+) -> list[dict[str, Any]]:
+    """``search`` in the store called ``store``, found by name inside the same statement (one
+    statement per search). Empty when there is no such store: the caller tells the two apart."""
+    returned = returned_attributes(query)
+    statement = compile_search(query, NAMED_STORE_PK, tx.dialect, returned)
+    rows = tx.execute(statement, store_name_values(store))
+    return [_answer(row, query, returned) for row in rows]

@@ -37,6 +37,8 @@ from dicomstore.services.frame_cache import FrameCache
 
 __all__ = [
     "Frame",
+    "InstanceBody",
+    "Retrieval",
     "RetrieveService",
     "Scope",
     "absolute_bulk_data_uris",
@@ -45,17 +47,25 @@ __all__ = [
 ]
 
 _CHUNK = 256 * 1024
+# Blobs up to this size are read whole with one positioned read and sent as one body or part
+# (cheaper than chunked reads); larger ones are streamed in chunks so memory stays bounded.
+WHOLE_READ_MAX = 8 * 1024 * 1024
 # BulkDataURIs are stored relative to the store's dicomWeb root and made absolute on the way out.
-_RELATIVE_BULK_DATA_URI = '"BulkDataURI": "studies/'
+# Stored text is compact JSON (the engine's serialiser) or, read back from PostgreSQL JSONB or
+# written by older versions, ``json.dumps`` form with a space after the colon.
+_RELATIVE_BULK_DATA_URIS = ('"BulkDataURI":"studies/', '"BulkDataURI": "studies/')
 
 
 def absolute_bulk_data_uris(json_text: str, dicomweb_url: str) -> str:
     """Serialised DICOM JSON with its stored (relative) BulkDataURIs made absolute.
 
     A text replacement on the serialised form: cheaper than walking every element, and exact,
-    since json.dumps writes each BulkDataURI key and its value in this one form.
+    since a JSON encoder writes each BulkDataURI key and its value in one of these forms.
     """
-    return json_text.replace(_RELATIVE_BULK_DATA_URI, f'"BulkDataURI": "{dicomweb_url}/studies/')
+    for relative in _RELATIVE_BULK_DATA_URIS:
+        if relative in json_text:
+            json_text = json_text.replace(relative, f"{relative[:-8]}{dicomweb_url}/studies/")
+    return json_text
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +94,24 @@ class Frame:
     transfer_syntax_uid: str
 
 
+@dataclass(frozen=True, slots=True)
+class InstanceBody:
+    """An instance as it will be sent: its syntax and, when small enough, its bytes read whole
+    (``None``: large and as stored, to be streamed with ``RetrieveService.instance_chunks``)."""
+
+    transfer_syntax_uid: str
+    data: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Retrieval:
+    """What a WADO-RS instance retrieval needs before it sends its status line."""
+
+    instances: list[InstanceLocation]
+    choice: int  # position, in the client's preference order, of the syntax they are sent in
+    first: InstanceBody  # the first instance, already read
+
+
 def parse_frame_numbers(text: str) -> list[int]:
     """``1,3,5`` → ``[1, 3, 5]``; frame numbers are 1-based (PS3.18 §10.4.1.1.4)."""
     numbers: list[int] = []
@@ -98,8 +126,11 @@ def parse_frame_numbers(text: str) -> list[int]:
 def locate(index: Index, scope: Scope) -> list[InstanceLocation]:
     """The instances in ``scope``, in series and instance order; NotFound if there are none."""
     with index.transaction() as tx:
-        store = store_rows.get_by_name(tx, scope.store)
-        found = instance_rows.locate(tx, store.pk, scope.study, scope.series, scope.instance)
+        found = instance_rows.locate_in_named_store(
+            tx, scope.store, scope.study, scope.series, scope.instance
+        )
+        if not found:
+            store_rows.get_by_name(tx, scope.store)  # NotFound naming a missing store or dataset
     if not found:
         raise NotFound(f"{scope.describe()} not found.")
     return found
@@ -113,6 +144,29 @@ class RetrieveService:
 
     def locate(self, scope: Scope) -> list[InstanceLocation]:
         return locate(self.index, scope)
+
+    def retrieval(self, scope: Scope, transfer_syntaxes: list[str]) -> Retrieval:
+        """The instances in scope, the first of ``transfer_syntaxes`` they can all be sent in,
+        and the first instance read: everything before the status line, in one call (one thread
+        hop per request)."""
+        instances = self.locate(scope)
+        choice = self.first_producible(instances, transfer_syntaxes)
+        return Retrieval(
+            instances, choice, self.instance_body(instances[0], transfer_syntaxes[choice])
+        )
+
+    def instance_body(self, instance: InstanceLocation, transfer_syntax: str) -> InstanceBody:
+        """The instance in ``transfer_syntax`` (``*``: as stored), read whole unless it is large
+        and sent as stored."""
+        stored = instance.transfer_syntax_uid
+        if transfer_syntax not in ("*", stored):
+            with self.blobs.open(instance.blob_key) as stream:
+                return InstanceBody(transfer_syntax, transcode(stream, transfer_syntax))
+        if instance.blob_size_bytes > WHOLE_READ_MAX:
+            return InstanceBody(stored, None)
+        return InstanceBody(
+            stored, self.blobs.read_range(instance.blob_key, 0, instance.blob_size_bytes)
+        )
 
     def first_producible(
         self, instances: list[InstanceLocation], transfer_syntaxes: list[str]
@@ -175,10 +229,11 @@ class RetrieveService:
     def metadata_json(self, scope: Scope, dicomweb_url: str) -> bytes:
         """The DICOM JSON array of every instance in scope, BulkDataURIs made absolute."""
         with self.index.transaction() as tx:
-            store = store_rows.get_by_name(tx, scope.store)
-            documents = instance_rows.metadata_of(
-                tx, store.pk, scope.study, scope.series, scope.instance
+            documents = instance_rows.metadata_in_named_store(
+                tx, scope.store, scope.study, scope.series, scope.instance
             )
+            if not documents:
+                store_rows.get_by_name(tx, scope.store)  # NotFound naming a missing store
         if not documents:
             raise NotFound(f"{scope.describe()} not found.")
         return absolute_bulk_data_uris(f"[{','.join(documents)}]", dicomweb_url).encode()

@@ -6,7 +6,6 @@ UID lists, the standard's required attributes and a RetrieveURL on every match.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,7 +13,9 @@ from dicomstore.dicom.attributes import Level
 from dicomstore.dicom.qido import QidoMode, parse_query
 from dicomstore.index import Index
 from dicomstore.index import dicom_stores as store_rows
-from dicomstore.index.search import search
+from dicomstore.index import instances as instance_rows
+from dicomstore.index.search import search_in_named_store
+from dicomstore.json_text import compact_json
 from dicomstore.names import DicomStoreName
 from dicomstore.services.retrieve import absolute_bulk_data_uris
 
@@ -57,13 +58,15 @@ class SearchService:
             level, params, study_uid=study_uid, series_uid=series_uid, mode=self.mode
         )
         with self.index.transaction() as tx:
-            matches = search(tx, store_rows.get_by_name(tx, store).pk, query)
+            matches = search_in_named_store(tx, store, query)
+            if not matches and instance_rows.named_store_pk(tx, store) is None:
+                store_rows.get_by_name(tx, store)  # NotFound naming the missing store or dataset
         if not matches:
             return SearchResult(None, query.unsupported_keys)
         if self.mode is QidoMode.STANDARD:
             for match in matches:
                 self._add_retrieve_url(match, level, dicomweb_url)
-        text = json.dumps(matches, ensure_ascii=False)
+        text = compact_json(matches)
         return SearchResult(
             absolute_bulk_data_uris(text, dicomweb_url).encode(), query.unsupported_keys
         )

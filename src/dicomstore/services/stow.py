@@ -13,8 +13,9 @@ import json
 import logging
 import math
 import re
+import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,11 +39,12 @@ from dicomstore.index import dicom_stores as store_rows
 from dicomstore.index import instances as instance_rows
 from dicomstore.index import operations as operation_rows
 from dicomstore.index.instances import IngestOutcome, NewInstance
+from dicomstore.json_text import compact_json
 from dicomstore.names import DicomStoreName
 from dicomstore.services.dicomweb_delete import deletion_target
 from dicomstore.services.staging import Spool, StagedFile
 
-__all__ = ["STORAGE_CLASSES", "StowService", "StowTarget", "storage_class_named"]
+__all__ = ["STORAGE_CLASSES", "StowService", "StowTarget", "Turn", "storage_class_named"]
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +65,9 @@ class StowTarget:
     study_instance_uid: str | None
     storage_class: str
     store_name: str = ""
+    # Whether a study or series delete was unfinished in this store when the request began:
+    # only then is each instance checked against them (see ``_deleting``).
+    deletes_pending: bool = True
 
     def study_url(self, study: str) -> str:
         return f"{self.dicomweb_url}/studies/{study}"
@@ -98,12 +103,16 @@ def _finite(value: Any) -> Any:
 
 
 def _json_size(metadata: dict[str, Any]) -> int:
-    """Bytes of the compact JSON, after making non-finite numbers strings (in place, rarely)."""
-    try:
-        return len(json.dumps(metadata, separators=(",", ":"), allow_nan=False))
-    except ValueError:
-        metadata.update(_finite(metadata))
-        return len(json.dumps(metadata, separators=(",", ":"), allow_nan=False))
+    """Bytes of the compact JSON, after making non-finite numbers strings (in place, rarely).
+    The fast encoder writes NaN as null, so only a document with a null is checked closely."""
+    text = compact_json(metadata)
+    if "null" in text:
+        try:
+            json.dumps(metadata, allow_nan=False)
+        except ValueError:
+            metadata.update(_finite(metadata))
+            text = compact_json(metadata)
+    return len(text.encode())
 
 
 def _first_int(instance_json: dict[str, Any], tag: str) -> int | None:
@@ -153,6 +162,27 @@ def _unaddressable_uid(header: InstanceHeader) -> str | None:
 
 StoreOutcome = StoredInstance | FailedInstance
 
+# How long a part waits for the part before it to reach the index before going ahead anyway.
+_TURN_TIMEOUT_SECONDS = 60.0
+
+
+class Turn:
+    """The order in which the parts of one request reach the index. Parts are stored several at
+    a time, but each is indexed only after the part before it is in line, so a request's
+    instances are indexed (and later listed) in the order they were sent."""
+
+    def __init__(self, previous: Turn | None) -> None:
+        self._previous = previous
+        self._in_line = threading.Event()
+
+    def wait(self) -> None:
+        if self._previous is not None:
+            self._previous._in_line.wait(_TURN_TIMEOUT_SECONDS)
+
+    def done(self) -> None:
+        """This part is in line, or will never be: the next part may go."""
+        self._in_line.set()
+
 
 def storage_class_named(name: str | None, *, where: str) -> str:
     """The storage class ``name`` names (``STANDARD`` when absent), checked; ``where`` says
@@ -182,8 +212,9 @@ class StowService:
         storage_class = storage_class_named(storage_class, where="Storage-Class")
         with self.index.transaction() as tx:
             store = store_rows.get_by_name(tx, name)
+            pending = operation_rows.any_unfinished_target_under(tx, deletion_target(str(name), ""))
         return StowTarget(store.pk, store.blob_prefix, dicomweb_url, study_instance_uid,
-                          storage_class, str(name))  # fmt: skip
+                          storage_class, str(name), pending)  # fmt: skip
 
     def spool(self) -> Spool:
         """A new spool for one uploaded instance, in the blob store's staging folder."""
@@ -214,14 +245,33 @@ class StowService:
             )
         return self.store(target, staged)
 
-    def store(self, target: StowTarget, staged: StagedFile) -> StoreOutcome:
-        """Store one staged Part 10 file; the staged file is consumed either way."""
+    def store_chunks(
+        self, target: StowTarget, chunks: Iterable[bytes], turn: Turn | None = None
+    ) -> StoreOutcome:
+        """Spool a small upload held in memory and store it: one call, one worker thread."""
         try:
-            return self._store(target, staged)
+            with self.spool() as spool:
+                spool.write_all(chunks)
+                staged = spool.finish()
+        except BaseException:
+            if turn is not None:
+                turn.done()
+            raise
+        return self.store(target, staged, turn)
+
+    def store(
+        self, target: StowTarget, staged: StagedFile, turn: Turn | None = None
+    ) -> StoreOutcome:
+        """Store one staged Part 10 file; the staged file is consumed either way. With a
+        ``turn``, it is indexed after the part before it (see `Turn`)."""
+        try:
+            return self._store(target, staged, turn)
         finally:
             staged.discard()
+            if turn is not None:
+                turn.done()
 
-    def _store(self, target: StowTarget, staged: StagedFile) -> StoreOutcome:
+    def _store(self, target: StowTarget, staged: StagedFile, turn: Turn | None) -> StoreOutcome:
         try:
             header = read_instance(staged.path)
         except InvalidArgument as error:
@@ -241,19 +291,22 @@ class StowService:
                 f"The instance's StudyInstanceUID {header.study_instance_uid} does not match "
                 f"the study in the request path ({target.study_instance_uid}).",
             )
-        with self.index.transaction() as tx:
-            existing = instance_rows.find_existing(tx, target.store_pk, header.sop_instance_uid)
-        if existing is not None:
-            return self._judged(header, staged, existing, stored)
         new = self._new_instance(target, header, staged)
         self.blobs.put_file(new.blob_key, staged.path)
+
+        def index(tx: sa.Connection) -> tuple[str | None, IngestOutcome, Any]:
+            deleting = _deleting(tx, target, header) if target.deletes_pending else None
+            if deleting is not None:
+                return deleting, IngestOutcome.CONFLICT, None
+            return None, *instance_rows.add_instance(tx, target.store_pk, new, utcnow())
+
         try:
-            with self.index.transaction() as tx:
-                deleting = _deleting(tx, target, header)
-                if deleting is None:
-                    outcome, existing = instance_rows.add_instance(
-                        tx, target.store_pk, new, utcnow()
-                    )
+            # Shared with concurrent requests' inserts: one durable commit for all of them.
+            if turn is None:
+                deleting, outcome, existing = self.index.grouped(index)
+            else:
+                turn.wait()
+                deleting, outcome, existing = self.index.grouped(index, queued=turn.done)
         except BaseException:
             self.blobs.delete(new.blob_key)
             raise
@@ -261,7 +314,7 @@ class StowService:
             self.blobs.delete(new.blob_key)
             return self._failed(header, deleting)
         if outcome is not IngestOutcome.STORED:
-            self.blobs.delete(new.blob_key)  # lost a race with an identical or conflicting store
+            self.blobs.delete(new.blob_key)  # already stored: identical or conflicting
             assert existing is not None
             return self._judged(header, staged, existing, stored)
         return stored

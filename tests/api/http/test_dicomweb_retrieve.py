@@ -742,3 +742,34 @@ def test_unacceptable_accept_is_406(healthcare: Any, study: Study) -> None:
             instances.retrieveInstance(parent=study.store, dicomWebPath=path), accept=accept
         )
         assert (status, error["status"]) == (406, "INVALID_ARGUMENT")
+
+
+def test_an_instance_too_large_to_read_whole_is_streamed_alone_and_in_its_series(
+    healthcare: Any, module_stores: Callable[[], str]
+) -> None:
+    # Past WHOLE_READ_MAX (8 MiB) an instance is sent in chunks; its small neighbours whole.
+    store = module_stores()
+    study_uid, series_uid = generate_uid(), generate_uid()
+    large = make_instance(study=study_uid, series=series_uid, number=2, Rows=2048, Columns=4608)
+    large.PixelData = np.arange(2048 * 4608, dtype=np.uint32).astype(np.uint8).tobytes()
+    instances = [
+        make_instance(study=study_uid, series=series_uid, number=1),
+        large,
+        make_instance(study=study_uid, series=series_uid, number=3),
+    ]
+    files = [part10(dataset) for dataset in instances]
+    assert len(files[1]) > 8 * 1024 * 1024
+    request = stores_api(healthcare).storeInstances(parent=store, dicomWebPath="studies")
+    stored = execute_raw(request, body=multipart_body(files), content_type=stow_content_type())
+    assert stored.status == 200
+    series_path = f"studies/{study_uid}/series/{series_uid}"
+    series = _retrieve(healthcare, "retrieveSeries", store, series_path, accept=ANY_SYNTAX_PART10)
+    assert [content for _, content in series.parts()] == files
+    alone = _retrieve(
+        healthcare,
+        "retrieveInstance",
+        store,
+        f"{series_path}/instances/{large.SOPInstanceUID}",
+        accept="application/dicom; transfer-syntax=*",
+    )
+    assert alone.content == files[1]

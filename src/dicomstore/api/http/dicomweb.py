@@ -8,21 +8,25 @@ an unacceptable Accept — is settled before a streamed response sends its statu
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from starlette.concurrency import run_in_threadpool
+from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
+from starlette.types import Receive, Send
+from starlette.types import Scope as ASGIScope
 
 from dicomstore.api.http.calls import SYSTEM_PARAMETERS, Call, endpoint
 from dicomstore.api.http.management import STORE_PATH
 from dicomstore.api.http.multipart import (
     MediaType,
     Part,
+    amultipart_chunks,
     iter_parts,
     multipart_boundary,
     multipart_chunks,
@@ -62,9 +66,9 @@ from dicomstore.dicom.xml import to_dicom_xml
 from dicomstore.errors import InvalidArgument
 from dicomstore.names import DicomStoreName
 from dicomstore.services import Services
-from dicomstore.services.retrieve import Scope, parse_frame_numbers
+from dicomstore.services.retrieve import InstanceBody, Retrieval, Scope, parse_frame_numbers
 from dicomstore.services.staging import StagedFile
-from dicomstore.services.stow import StowTarget
+from dicomstore.services.stow import StowTarget, Turn
 
 __all__ = ["routes"]
 
@@ -78,6 +82,9 @@ _DICOM_JSON = "application/dicom+json"
 # The metadata part of a JSON STOW is read whole; bulk data parts are spooled to disk.
 _MAX_METADATA_PART = 256 * 1024 * 1024
 _SPOOL_WRITE_BYTES = 1024 * 1024
+# Parts of one STOW request stored at once while the next are read (bounds memory to about
+# this many spool writes).
+_PARTS_IN_FLIGHT = 4
 _OCTETS = "application/octet-stream"
 # What an instance may be asked for in (spec §4.1): as stored, or one of Google's syntaxes;
 # whether a given instance can be sent so is decided per instance (transcode_capability).
@@ -147,6 +154,35 @@ def _scope(request: Request) -> Scope:
     return Scope(_store_name(request), path["study"], path.get("series"), path.get("instance"))
 
 
+class _PiecesResponse(Response):
+    """A body already in memory as a few pieces (a part's head, its bytes, the close), sent one
+    after the other with their total Content-Length: no join (no copy of a large part) and none
+    of a streaming response's machinery (a task per response, a thread hop per chunk)."""
+
+    def __init__(self, pieces: list[bytes], media_type: str) -> None:
+        self.pieces = pieces
+        length = sum(len(piece) for piece in pieces)
+        super().__init__(None, media_type=media_type, headers={"content-length": str(length)})
+
+    async def __call__(self, scope: ASGIScope, receive: Receive, send: Send) -> None:
+        await send(
+            {"type": "http.response.start", "status": self.status_code, "headers": self.raw_headers}
+        )
+        last = len(self.pieces) - 1
+        for position, piece in enumerate(self.pieces):
+            more = position < last
+            await send({"type": "http.response.body", "body": piece, "more_body": more})
+
+
+def _multipart_body(
+    parts: list[tuple[Mapping[str, str], bytes]], content_type: MediaType
+) -> Response:
+    """A multipart answer whose parts are already in memory: no streaming machinery."""
+    boundary = new_boundary()
+    media_type = MediaType(content_type.type, {**content_type.params, "boundary": boundary})
+    return _PiecesResponse(list(multipart_chunks(parts, boundary)), str(media_type))
+
+
 def _multipart(
     parts: Iterator[tuple[Mapping[str, str], Any]], content_type: MediaType, *, status: int = 200
 ) -> StreamingResponse:
@@ -163,16 +199,81 @@ def _multipart(
 async def _spooled(
     services: Services, target: StowTarget, chunks: AsyncIterable[bytes]
 ) -> StoreOutcome:
-    staged = await _spool(services, chunks)
-    return await run_in_threadpool(services.stow.store, target, staged)
+    return await _storing(services, target, await _received(services, chunks))
 
 
-async def _spool(services: Services, chunks: AsyncIterable[bytes]) -> StagedFile:
-    """Write a body to a staged file, hashing it, off the event loop: the bytes are gathered
-    into ~1 MiB writes handed to a worker thread, so disk and SHA-256 never stall other requests
-    and memory stays bounded whatever the size."""
+async def _received(services: Services, chunks: AsyncIterable[bytes]) -> list[bytes] | StagedFile:
+    """One uploaded instance, read whole: in memory if it fits in one spool write (most single
+    images), else spooled to disk as it arrives."""
+    rest = aiter(chunks)
+    pending: list[bytes] = []
+    size = 0
+    async for chunk in rest:
+        pending.append(chunk)
+        size += len(chunk)
+        if size >= _SPOOL_WRITE_BYTES:
+            return await _spool(services, rest, pending)
+    return pending
+
+
+def _storing(
+    services: Services,
+    target: StowTarget,
+    upload: list[bytes] | StagedFile,
+    turn: Turn | None = None,
+) -> Awaitable[StoreOutcome]:
+    """Store a received instance in a worker thread: one thread hop for all of its work."""
+    if isinstance(upload, StagedFile):
+        return run_in_threadpool(services.stow.store, target, upload, turn)
+    return run_in_threadpool(services.stow.store_chunks, target, upload, turn)
+
+
+async def _store_parts(
+    services: Services, target: StowTarget, parts: AsyncIterator[Part]
+) -> list[StoreOutcome]:
+    """Store each part of a multipart STOW, in order. Up to ``_PARTS_IN_FLIGHT`` received parts
+    are stored while the next ones are read, so their index writes share commits."""
+    storing: list[asyncio.Future[StoreOutcome]] = []
+    turn: Turn | None = None
+    try:
+        async for part in parts:
+            part_type = part.content_type
+            if part_type is not None and part_type.type != _DICOM:
+                failed = FailedInstance(
+                    failure_detail=f"Part {part.index + 1} has content type "
+                    f"{part_type.type}; each part must be {_DICOM}."
+                )
+                storing.append(_done(failed))
+                continue
+            upload = await _received(services, part.chunks())
+            turn = Turn(turn)  # indexed in the order sent, though stored side by side
+            storing.append(asyncio.ensure_future(_storing(services, target, upload, turn)))
+            unfinished = [future for future in storing if not future.done()]
+            if len(unfinished) >= _PARTS_IN_FLIGHT:
+                await asyncio.wait(unfinished, return_when=asyncio.FIRST_COMPLETED)
+        return list(await asyncio.gather(*storing))
+    except BaseException:
+        # A malformed body or a dropped client: let what was received finish storing (each part
+        # is stored or not on its own, as it would be one request at a time), then fail.
+        await asyncio.gather(*storing, return_exceptions=True)
+        raise
+
+
+def _done(outcome: StoreOutcome) -> asyncio.Future[StoreOutcome]:
+    future: asyncio.Future[StoreOutcome] = asyncio.get_running_loop().create_future()
+    future.set_result(outcome)
+    return future
+
+
+async def _spool(
+    services: Services, chunks: AsyncIterable[bytes], received: list[bytes]
+) -> StagedFile:
+    """Write a body (``received`` so far, then the rest of ``chunks``) to a staged file, hashing
+    it, off the event loop: the bytes are gathered into ~1 MiB writes handed to a worker thread,
+    so disk and SHA-256 never stall other requests and memory stays bounded whatever the size."""
     spool = await run_in_threadpool(services.stow.spool)
     with spool:
+        await run_in_threadpool(spool.write_all, received)
         pending: list[bytes] = []
         size = 0
         async for chunk in chunks:
@@ -203,7 +304,7 @@ async def _store_json_and_bulk_data(
             location = part.content_location
             claims.claim(location)
             assert location is not None
-            staged = await _spool(services, part.chunks())
+            staged = await _spool(services, part.chunks(), [])
             media = part.content_type
             bulk_data[location] = BulkDataPart(
                 staged.path,
@@ -250,17 +351,8 @@ async def store_instances(request: Request) -> Response:
                 f"Unsupported multipart type {root_type!r}; send "
                 'multipart/related; type="application/dicom" or type="application/dicom+json".'
             )
-        async for part in iter_parts(request.stream(), multipart_boundary(content_type)):
-            part_type = part.content_type
-            if part_type is not None and part_type.type != _DICOM:
-                outcomes.append(
-                    FailedInstance(
-                        failure_detail=f"Part {part.index + 1} has content type "
-                        f"{part_type.type}; each part must be {_DICOM}."
-                    )
-                )
-                continue
-            outcomes.append(await _spooled(services, target, part.chunks()))
+        parts = iter_parts(request.stream(), multipart_boundary(content_type))
+        outcomes = await _store_parts(services, target, parts)
         if not outcomes:
             raise InvalidArgument("The request holds no instances.")
     else:
@@ -285,27 +377,59 @@ async def retrieve_instances(request: Request) -> Response:
     ranked = rank(accept, offers)  # 400 for a malformed header
     if not ranked:
         negotiate(accept, offers)  # raises NotAcceptable (406) naming what is offered
-    instances = await run_in_threadpool(services.retrieve.locate, scope)
-    choice = await run_in_threadpool(
-        services.retrieve.first_producible,
-        instances,
-        [offer.transfer_syntax or "*" for offer in ranked],
-    )
-    offer = ranked[choice]
-    syntax = offer.transfer_syntax or "*"
+    syntaxes = [offer.transfer_syntax or "*" for offer in ranked]
+    retrieval = await run_in_threadpool(services.retrieve.retrieval, scope, syntaxes)
+    offer = ranked[retrieval.choice]
+    syntax = syntaxes[retrieval.choice]
+    first = retrieval.first
     if offer.media_type == _DICOM:
-        sent, chunks = services.retrieve.instance_chunks(instances[0], syntax)
-        return StreamingResponse(chunks, media_type=offer.content_type(sent))
-
-    def parts() -> Iterator[tuple[Mapping[str, str], Any]]:
-        for instance in instances:
-            sent, chunks = services.retrieve.instance_chunks(instance, syntax)
-            yield {"Content-Type": f"{_DICOM}; transfer-syntax={sent}"}, chunks
-
+        media = offer.content_type(first.transfer_syntax_uid)
+        if first.data is not None:
+            return Response(first.data, media_type=media)
+        _, chunks = services.retrieve.instance_chunks(retrieval.instances[0], syntax)
+        return StreamingResponse(chunks, media_type=media)
     media_type = MediaType("multipart/related", {"type": _DICOM})
     if syntax != "*":
         media_type = MediaType(media_type.type, {**media_type.params, "transfer-syntax": syntax})
-    return _multipart(parts(), media_type)
+    if len(retrieval.instances) == 1 and first.data is not None:
+        return _multipart_body([(_instance_headers(first), first.data)], media_type)
+    boundary = new_boundary()
+    return StreamingResponse(
+        amultipart_chunks(_instance_parts(services, retrieval, syntax), boundary),
+        media_type=str(MediaType(media_type.type, {**media_type.params, "boundary": boundary})),
+    )
+
+
+def _instance_headers(body: InstanceBody) -> Mapping[str, str]:
+    return {"Content-Type": f"{_DICOM}; transfer-syntax={body.transfer_syntax_uid}"}
+
+
+async def _instance_parts(
+    services: Services, retrieval: Retrieval, syntax: str
+) -> AsyncIterator[tuple[Mapping[str, str], bytes | AsyncIterator[bytes]]]:
+    """Each instance as one part, read whole in a worker thread while the one before is sent
+    (at most two instances in memory); a large one streamed in chunks."""
+    retrieve = services.retrieve
+    instances = retrieval.instances
+    body = retrieval.first
+    for position, instance in enumerate(instances):
+        following = None
+        if position + 1 < len(instances):
+            following = asyncio.ensure_future(
+                run_in_threadpool(retrieve.instance_body, instances[position + 1], syntax)
+            )
+        try:
+            if body.data is not None:
+                yield _instance_headers(body), body.data
+            else:
+                _, chunks = retrieve.instance_chunks(instance, syntax)
+                yield _instance_headers(body), iterate_in_threadpool(chunks)
+        except BaseException:
+            if following is not None:
+                following.cancel()
+            raise
+        if following is not None:
+            body = await following
 
 
 async def retrieve_metadata(request: Request) -> Response:
@@ -342,11 +466,11 @@ async def retrieve_frames(request: Request) -> Response:
             frames[0].data, media_type=offer.content_type(frames[0].transfer_syntax_uid)
         )
     part_type = offer.type or _OCTETS
-    parts = (
+    parts: list[tuple[Mapping[str, str], bytes]] = [
         ({"Content-Type": f"{part_type}; transfer-syntax={frame.transfer_syntax_uid}"}, frame.data)
         for frame in frames
-    )
-    return _multipart(parts, MediaType("multipart/related", {"type": part_type}))
+    ]
+    return _multipart_body(parts, MediaType("multipart/related", {"type": part_type}))
 
 
 async def retrieve_bulk_data(request: Request) -> Response:
@@ -357,8 +481,8 @@ async def retrieve_bulk_data(request: Request) -> Response:
     data = await run_in_threadpool(services.retrieve.bulk_data, scope, request.path_params["path"])
     if offer.media_type == _OCTETS:
         return Response(data, media_type=_OCTETS)
-    part = ({"Content-Type": _OCTETS}, data)
-    return _multipart(iter([part]), MediaType("multipart/related", {"type": _OCTETS}))
+    part: tuple[Mapping[str, str], bytes] = ({"Content-Type": _OCTETS}, data)
+    return _multipart_body([part], MediaType("multipart/related", {"type": _OCTETS}))
 
 
 # --- rendered images and thumbnails ----------------------------------------------------------

@@ -117,3 +117,19 @@ def test_request_cancel_flags_the_operation(index: Index, dataset_row: DatasetRo
         flagged = operation_rows.get(tx, dataset_row, "1001")
     assert flagged.cancel_requested
     assert flagged.state is OperationState.PENDING
+
+
+def test_unfinished_targets_under_a_prefix_take_its_characters_literally(
+    index: Index, dataset_row: DatasetRow
+) -> None:
+    # LIKE wildcards and the escape character in a store name match only themselves.
+    operation = _add(index, dataset_row, "1001", target="stores/a_b%c/studies/1")
+    with index.transaction() as tx:
+        assert operation_rows.any_unfinished_target_under(tx, "stores/a_b%c/")
+        assert operation_rows.any_unfinished_target_under(tx, "stores/a_b%c/studies/1")
+        assert not operation_rows.any_unfinished_target_under(tx, "stores/axb%c/")
+        assert not operation_rows.any_unfinished_target_under(tx, "stores/a_bxc/")
+        assert not operation_rows.any_unfinished_target_under(tx, "stores/a_b%c//")
+        assert not operation_rows.any_unfinished_target_under(tx, "stores/b")
+        operation_rows.finish(tx, operation, now=NOW, response={})
+        assert not operation_rows.any_unfinished_target_under(tx, "stores/a_b%c/")

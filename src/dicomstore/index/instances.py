@@ -38,6 +38,7 @@ __all__ = [
     "metadata_in_named_store",
     "metadata_of",
     "metadata_text",
+    "named_store_keys",
     "named_store_pk",
     "page_of_store",
     "remove",
@@ -371,6 +372,16 @@ def store_name_values(name: DicomStoreName) -> dict[str, str | None]:
         "dataset_id": name.parent.dataset_id,
         "store_id": name.store_id,
     }
+
+
+_STORE_KEYS_BY_NAME = _STORE_PK_BY_NAME.add_columns(dicom_stores.c.blob_prefix)
+
+
+def named_store_keys(tx: sa.Connection, name: DicomStoreName) -> tuple[int, str] | None:
+    """The primary key and blob prefix of the store called ``name`` in one prebuilt statement
+    (None: no such store or dataset; ``dicom_stores.get_by_name`` says which)."""
+    row = tx.execute(_STORE_KEYS_BY_NAME, store_name_values(name)).first()
+    return None if row is None else (int(row[0]), str(row[1]))
 
 
 def named_store_pk(tx: sa.Connection, name: DicomStoreName) -> int | None:

@@ -380,13 +380,21 @@ def recover(
     return requeued, failed
 
 
+# Asked once per STOW request: built once, with the LIKE pattern as a bind parameter.
+_UNFINISHED_UNDER = (
+    sa.select(operations.c.pk)
+    .where(
+        operations.c.state != OperationState.DONE,
+        operations.c.target.like(sa.bindparam("pattern"), escape="/"),
+    )
+    .limit(1)
+)
+
+
 def any_unfinished_target_under(tx: sa.Connection, prefix: str) -> bool:
     """Whether an unfinished operation acts on a target whose path starts with ``prefix``."""
-    query = sa.select(operations.c.pk).where(
-        operations.c.state != OperationState.DONE,
-        operations.c.target.startswith(prefix, autoescape=True),
-    )
-    return tx.execute(query.limit(1)).first() is not None
+    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
+    return tx.execute(_UNFINISHED_UNDER, {"pattern": escaped + "%"}).first() is not None
 
 
 def unfinished_targets(tx: sa.Connection, targets: Collection[str]) -> set[str]:

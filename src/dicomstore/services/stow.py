@@ -211,10 +211,13 @@ class StowService:
         """Resolve the store before reading the body: an unknown store is NOT_FOUND at once."""
         storage_class = storage_class_named(storage_class, where="Storage-Class")
         with self.index.transaction() as tx:
-            store = store_rows.get_by_name(tx, name)
+            keys = instance_rows.named_store_keys(tx, name)
+            if keys is None:  # NotFound naming what is missing (or a store just created)
+                store = store_rows.get_by_name(tx, name)
+                keys = store.pk, store.blob_prefix
             pending = operation_rows.any_unfinished_target_under(tx, deletion_target(str(name), ""))
-        return StowTarget(store.pk, store.blob_prefix, dicomweb_url, study_instance_uid,
-                          storage_class, str(name), pending)  # fmt: skip
+        return StowTarget(*keys, dicomweb_url, study_instance_uid, storage_class, str(name),
+                          pending)  # fmt: skip
 
     def spool(self) -> Spool:
         """A new spool for one uploaded instance, in the blob store's staging folder."""

@@ -197,9 +197,9 @@ def _multipart(
 
 
 async def _spooled(
-    services: Services, target: StowTarget, chunks: AsyncIterable[bytes]
+    services: Services, lookup: Awaitable[StowTarget], chunks: AsyncIterable[bytes]
 ) -> StoreOutcome:
-    return await _storing(services, target, await _received(services, chunks))
+    return await _storing(services, lookup, await _received(services, chunks))
 
 
 async def _received(services: Services, chunks: AsyncIterable[bytes]) -> list[bytes] | StagedFile:
@@ -216,20 +216,49 @@ async def _received(services: Services, chunks: AsyncIterable[bytes]) -> list[by
     return pending
 
 
-def _storing(
+async def _storing(
     services: Services,
-    target: StowTarget,
+    lookup: Awaitable[StowTarget],
     upload: list[bytes] | StagedFile,
     turn: Turn | None = None,
-) -> Awaitable[StoreOutcome]:
+) -> StoreOutcome:
     """Store a received instance in a worker thread: one thread hop for all of its work."""
+    try:
+        target = await lookup
+    except BaseException:
+        if turn is not None:
+            turn.done()
+        if isinstance(upload, StagedFile):
+            upload.discard()
+        raise
     if isinstance(upload, StagedFile):
-        return run_in_threadpool(services.stow.store, target, upload, turn)
-    return run_in_threadpool(services.stow.store_chunks, target, upload, turn)
+        return await run_in_threadpool(services.stow.store, target, upload, turn)
+    return await run_in_threadpool(services.stow.store_chunks, target, upload, turn)
+
+
+async def _looked_up_meanwhile(
+    chunks: AsyncIterable[bytes], lookup: asyncio.Future[StowTarget]
+) -> AsyncIterator[bytes]:
+    """The body's chunks while the store is looked up: the lookup's error (an unknown store)
+    is raised as soon as it comes, even while the client is still sending."""
+    source = aiter(chunks)
+    while not lookup.done():
+        step = asyncio.ensure_future(anext(source, None))
+        await asyncio.wait((step, lookup), return_when=asyncio.FIRST_COMPLETED)
+        if lookup.done() and not lookup.cancelled() and lookup.exception() is not None:
+            step.cancel()
+            lookup.result()
+        chunk = await step
+        if chunk is None:
+            return
+        yield chunk
+    lookup.result()
+    async for chunk in source:
+        yield chunk
 
 
 async def _store_parts(
-    services: Services, target: StowTarget, parts: AsyncIterator[Part]
+    services: Services, lookup: Awaitable[StowTarget], parts: AsyncIterator[Part]
 ) -> list[StoreOutcome]:
     """Store each part of a multipart STOW, in order. Up to ``_PARTS_IN_FLIGHT`` received parts
     are stored while the next ones are read, so their index writes share commits."""
@@ -247,7 +276,7 @@ async def _store_parts(
                 continue
             upload = await _received(services, part.chunks())
             turn = Turn(turn)  # indexed in the order sent, though stored side by side
-            storing.append(asyncio.ensure_future(_storing(services, target, upload, turn)))
+            storing.append(asyncio.ensure_future(_storing(services, lookup, upload, turn)))
             unfinished = [future for future in storing if not future.done()]
             if len(unfinished) >= _PARTS_IN_FLIGHT:
                 await asyncio.wait(unfinished, return_when=asyncio.FIRST_COMPLETED)
@@ -288,7 +317,7 @@ async def _spool(
 
 
 async def _store_json_and_bulk_data(
-    services: Services, target: StowTarget, parts: AsyncIterator[Part]
+    services: Services, lookup: Awaitable[StowTarget], parts: AsyncIterator[Part]
 ) -> list[StoreOutcome]:
     """STOW-RS of DICOM JSON metadata plus bulk data parts (PS3.18 §10.5.1.1, spec §2.1 item 2):
     the first part holds the instances, each later part a value named by its Content-Location."""
@@ -312,6 +341,7 @@ async def _store_json_and_bulk_data(
                 media.params.get("transfer-syntax") if media else None,
             )
         claims.check_complete()
+        target = await lookup
         return [
             await run_in_threadpool(services.stow.store_json, target, instance, bulk_data, syntax)
             for instance in instances
@@ -322,44 +352,73 @@ async def _store_json_and_bulk_data(
                 value.content.unlink(missing_ok=True)
 
 
+async def _boundary(content_type: MediaType, lookup: Awaitable[StowTarget]) -> str:
+    try:
+        return multipart_boundary(content_type)
+    except InvalidArgument:
+        await lookup  # an unknown store comes before a malformed request
+        raise
+
+
+async def _store_body(
+    services: Services,
+    lookup: asyncio.Future[StowTarget],
+    content_type: MediaType,
+    chunks: AsyncIterable[bytes],
+) -> list[StoreOutcome]:
+    if content_type.type == _DICOM:
+        return [await _spooled(services, lookup, chunks)]
+    if (
+        content_type.type == "multipart/related"
+        and content_type.params.get("type", "").lower() == _DICOM_JSON
+    ):
+        parts = iter_parts(chunks, await _boundary(content_type, lookup))
+        return await _store_json_and_bulk_data(services, lookup, parts)
+    root_type = content_type.params.get("type", "").lower()
+    if content_type.type != "multipart/related":
+        await lookup  # an unknown store comes before a malformed request
+        raise InvalidArgument(
+            f"Unsupported Content-Type {content_type.type!r}; send "
+            'multipart/related; type="application/dicom" or application/dicom.'
+        )
+    if root_type not in (_DICOM, ""):
+        await lookup
+        raise InvalidArgument(
+            f"Unsupported multipart type {root_type!r}; send "
+            'multipart/related; type="application/dicom" or type="application/dicom+json".'
+        )
+    outcomes = await _store_parts(
+        services, lookup, iter_parts(chunks, await _boundary(content_type, lookup))
+    )
+    if not outcomes:
+        raise InvalidArgument("The request holds no instances.")
+    return outcomes
+
+
 async def store_instances(request: Request) -> Response:
     """STOW-RS (PS3.18 §10.5): Part 10 instances, multipart or (Google's extension) single."""
     services = _services(request)
     offer = negotiate(request.headers.get("accept"), STORE_OFFERS)
     content_type = parse_media_type(request.headers.get("content-type", ""))
     name = _store_name(request)
-    target = await run_in_threadpool(
-        services.stow.target,
-        name,
-        dicomweb_url=_dicomweb_url(request, name),
-        study_instance_uid=request.path_params.get("study"),
-        storage_class=request.headers.get("storage-class"),
-    )
-    outcomes: list[StoreOutcome] = []
-    if content_type.type == _DICOM:
-        outcomes.append(await _spooled(services, target, request.stream()))
-    elif (
-        content_type.type == "multipart/related"
-        and content_type.params.get("type", "").lower() == _DICOM_JSON
-    ):
-        parts = iter_parts(request.stream(), multipart_boundary(content_type))
-        outcomes = await _store_json_and_bulk_data(services, target, parts)
-    elif content_type.type == "multipart/related":
-        root_type = content_type.params.get("type", "").lower()
-        if root_type not in (_DICOM, ""):
-            raise InvalidArgument(
-                f"Unsupported multipart type {root_type!r}; send "
-                'multipart/related; type="application/dicom" or type="application/dicom+json".'
-            )
-        parts = iter_parts(request.stream(), multipart_boundary(content_type))
-        outcomes = await _store_parts(services, target, parts)
-        if not outcomes:
-            raise InvalidArgument("The request holds no instances.")
-    else:
-        raise InvalidArgument(
-            f"Unsupported Content-Type {content_type.type!r}; send "
-            'multipart/related; type="application/dicom" or application/dicom.'
+    # The store is looked up while the body arrives (an unknown one is NOT_FOUND at once).
+    lookup = asyncio.ensure_future(
+        run_in_threadpool(
+            services.stow.target,
+            name,
+            dicomweb_url=_dicomweb_url(request, name),
+            study_instance_uid=request.path_params.get("study"),
+            storage_class=request.headers.get("storage-class"),
         )
+    )
+    try:
+        chunks = _looked_up_meanwhile(request.stream(), lookup)
+        outcomes = await _store_body(services, lookup, content_type, chunks)
+    finally:
+        if not lookup.done():
+            lookup.cancel()
+        elif not lookup.cancelled():
+            lookup.exception()  # retrieved: an error already raised is not logged again
     render = response_json if offer.media_type in JSON_MEDIA_TYPES else response_xml
     return Response(render(outcomes), status_code=status_code(outcomes), media_type=str(offer))
 

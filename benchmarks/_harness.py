@@ -263,6 +263,41 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time used so far by the process trees of ``pids``, every thread, from the kernel's
+    nanosecond scheduler accounting (/proc/PID/task/TID/schedstat)."""
+    total = 0
+    for pid in {member for root in pids for member in process_tree(root)}:
+        try:
+            tasks = os.listdir(f"/proc/{pid}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                    total += int(stat.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                continue
+    return total / 1e9
+
+
+def wait_until_quiet(
+    pids: Sequence[int], *, share: float = 0.05, window: float = 0.2, timeout: float = 10.0
+) -> float:
+    """Wait until the process trees of ``pids`` together use less than ``share`` of one CPU
+    over ``window`` seconds (a server still flushing or compacting after the previous figure
+    would otherwise be measured against the other one); the seconds waited, ``timeout`` at
+    most."""
+    started = time.monotonic()
+    while True:
+        before = tree_cpu_seconds(pids)
+        time.sleep(window)
+        if tree_cpu_seconds(pids) - before < share * window:
+            return time.monotonic() - started
+        if time.monotonic() - started > timeout:
+            return time.monotonic() - started
+
+
 def tree_memory(pid: int) -> dict[str, int]:
     """VmRSS and VmHWM summed over ``pid`` and its descendants, in bytes (a server may fork
     workers; the sum of peaks bounds the peak of the sum from above)."""

@@ -44,6 +44,7 @@ from _harness import (
     running_server,
     throwaway_postgres,
     tree_memory,
+    wait_until_quiet,
 )
 from _orthanc import NotConfined, check_confined, running_orthanc
 from _workload import (
@@ -448,6 +449,7 @@ def _targets(kind: Kind) -> dict[str, float | None]:
 class Server:
     target: Target
     prepare: Callable[[], None]  # an empty store before each STOW round
+    quiet: Callable[[], float]  # waits until neither server is busy; the seconds waited
 
 
 def record(samples: list[dict[str, Any]], server: str, round_: int, what: str, run: Run) -> None:
@@ -479,6 +481,7 @@ def stow_rounds(
             server.prepare()
             for (concurrency, per_request), studies in zip(STOW_CONFIGS, partitions, strict=True):
                 requests = stow_requests(corpus, studies, per_request)
+                server.quiet()
                 run = run_requests(server.target, requests, concurrency, ping(concurrency))
                 name = f"STOW c{concurrency}, {per_request} per request"
                 what = f"{name} ({run.items} instances)"
@@ -519,6 +522,7 @@ def read_rounds(
             targets = _targets(kind)
             for server in order:
                 name = server.target.name
+                server.quiet()
                 run = run_requests(server.target, sequential, 1, warmup)
                 seconds = [sample.seconds for sample in run.samples]
                 figures.get(f"{kind.name}: p50", "ms", False, targets.get("p50")).add(
@@ -534,6 +538,7 @@ def read_rounds(
                     )
                 record(samples, name, round_, f"{kind.name} c1", run)
                 if concurrent:
+                    server.quiet()
                     run = run_requests(server.target, concurrent, 8, warmup * 3)
                     figures.get(f"{kind.name}: req/s c8", "req/s", True, targets.get("rate")).add(
                         name, len(run.samples) / run.wall, run
@@ -691,9 +696,15 @@ def run(arguments: argparse.Namespace) -> int:
             path = urllib.parse.urlsplit(create_store(admin, dicomstore.url)).path
             ds_target.root = path
 
+        waited: list[float] = []
+
+        def quiet() -> float:
+            waited.append(wait_until_quiet([dicomstore.pid, orthanc.pid]))
+            return waited[-1]
+
         servers = [
-            Server(ds_target, new_store),
-            Server(orthanc_target, lambda: clear_orthanc(orthanc_target)),
+            Server(ds_target, new_store, quiet),
+            Server(orthanc_target, lambda: clear_orthanc(orthanc_target), quiet),
         ]
         # Warm-up: each server stores two instances once before anything is timed.
         first = ct[0].series[0]
@@ -724,6 +735,12 @@ def run(arguments: argparse.Namespace) -> int:
         read_rounds(servers, data, counts, arguments.rounds, arguments.seed, figures, samples)
         memory = {DICOMSTORE: tree_memory(dicomstore.pid), ORTHANC: tree_memory(orthanc.pid)}
         meta["memory"] = memory
+        meta["quiet_waits"] = {"count": len(waited), "seconds": sum(waited),
+                               "longest": max(waited, default=0.0)}  # fmt: skip
+        print(
+            f"waited {sum(waited):.1f} s in all for both servers to be idle before "
+            f"{len(waited)} timed runs (longest {max(waited, default=0.0):.1f} s)"
+        )
     meta["run_seconds"] = time.perf_counter() - started
     meta["machine"]["load_average_end"] = os.getloadavg()
 

@@ -217,8 +217,16 @@ def _string(vr: str, tag: int, value: bytes, little: bool, encoding: str | None)
 
 def _ui(vr: str, tag: int, value: bytes, little: bool, encoding: str | None) -> Any:
     text = value.decode("latin_1").rstrip("\x00 ")
+    # pydicom's UID also strips each value of whitespace (str.strip: tabs, \x1c...): leave
+    # such values to it.
     if "\\" in text:
-        return {"vr": vr, "Value": text.split("\\")}
+        parts = text.split("\\")
+        for part in parts:
+            if part != part.strip():
+                return None
+        return {"vr": vr, "Value": parts}
+    if text != text.strip():
+        return None
     return {"vr": vr, "Value": [text]} if text else {"vr": vr}
 
 

@@ -1,29 +1,33 @@
 """STOW-RS: storing instances (``dicomweb-conformance.md`` §2).
 
-For each staged Part 10 upload: read the header without its large values, check it, turn it into
-DICOM JSON once, then — bytes first — move the file under a new immutable blob key and index it
-in one transaction. A crash between the two leaves an orphan blob for the sweep, never an index
-row without bytes. A duplicate (same UIDs, same SHA-256) changes nothing and counts as stored;
-different content under a stored SOP Instance UID fails with the stored copy kept.
+For each upload: read its header in one pass (``dicom.header_scan``; pydicom for what that does
+not cover), check it, then — bytes first — write it under a new immutable blob key and index it
+in one transaction. An upload held in memory has its blob written and fsynced in another thread
+while its header is read; a large one is spooled to disk first and moved into place. A crash
+between bytes and index leaves an orphan blob for the sweep, never an index row without bytes.
+A duplicate (same UIDs, same SHA-256) changes nothing and counts as stored; different content
+under a stored SOP Instance UID fails with the stored copy kept.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import math
 import re
 import threading
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
 from dicomstore.blobs import BlobStore
 from dicomstore.clock import utcnow
-from dicomstore.dicom import bulk_data_locations, read_instance, to_dicom_json
 from dicomstore.dicom.attributes import (
     series_attributes,
     series_columns,
@@ -31,7 +35,7 @@ from dicomstore.dicom.attributes import (
     study_columns,
 )
 from dicomstore.dicom.from_json import BulkDataPart, sop_uids, write_part10
-from dicomstore.dicom.part10 import InstanceHeader
+from dicomstore.dicom.header_scan import ScannedInstance, describe_file, scan_instance
 from dicomstore.dicom.stow_response import FailedInstance, StoredInstance
 from dicomstore.errors import InvalidArgument
 from dicomstore.index import Index
@@ -49,6 +53,9 @@ __all__ = ["STORAGE_CLASSES", "StowService", "StowTarget", "Turn", "storage_clas
 log = logging.getLogger(__name__)
 
 STORAGE_CLASSES = frozenset({"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"})
+
+# Threads writing blobs of in-memory uploads: a few requests' fsyncs at once.
+_BLOB_WRITERS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,19 +79,11 @@ class StowTarget:
     def study_url(self, study: str) -> str:
         return f"{self.dicomweb_url}/studies/{study}"
 
-    def instance_url(self, header: InstanceHeader) -> str:
+    def instance_url(self, instance: ScannedInstance) -> str:
         return (
-            f"{self.study_url(header.study_instance_uid)}/series/{header.series_instance_uid}"
-            f"/instances/{header.sop_instance_uid}"
+            f"{self.study_url(instance.study_instance_uid)}/series/"
+            f"{instance.series_instance_uid}/instances/{instance.sop_instance_uid}"
         )
-
-
-def instance_path(header: InstanceHeader) -> str:
-    """The instance's path under ``dicomWeb``; BulkDataURIs are stored relative to it."""
-    return (
-        f"studies/{header.study_instance_uid}/series/{header.series_instance_uid}"
-        f"/instances/{header.sop_instance_uid}"
-    )
 
 
 # PS3.18 F.2.3.1: FL/FD values that are not finite travel as the strings "NaN", "Infinity" and
@@ -130,7 +129,7 @@ def _first_int(instance_json: dict[str, Any], tag: str) -> int | None:
 _NOT_IN_A_PATH_SEGMENT = re.compile(r"[/:%?#\\\s\x00-\x1f\x7f]")
 
 
-def _deleting(tx: sa.Connection, target: StowTarget, header: InstanceHeader) -> str | None:
+def _deleting(tx: sa.Connection, target: StowTarget, header: ScannedInstance) -> str | None:
     """Why the instance cannot be stored while a study or series delete of its own is pending
     or running (``dicomweb-conformance.md`` §5), or None: reported as a STOW failure item."""
     study, series = header.study_instance_uid, header.series_instance_uid
@@ -145,7 +144,7 @@ def _deleting(tx: sa.Connection, target: StowTarget, header: InstanceHeader) -> 
     return f"A delete of {what} is in progress; store the instance again once it is done."
 
 
-def _unaddressable_uid(header: InstanceHeader) -> str | None:
+def _unaddressable_uid(header: ScannedInstance) -> str | None:
     """Why the instance could never be retrieved or deleted by URL, if it could not."""
     for keyword, uid in (
         ("StudyInstanceUID", header.study_instance_uid),
@@ -199,6 +198,8 @@ class StowService:
     def __init__(self, index: Index, blobs: BlobStore) -> None:
         self.index = index
         self.blobs = blobs
+        # Blob writes run beside the header reads of in-memory uploads (fsync waits, not CPU).
+        self._blob_writes = ThreadPoolExecutor(_BLOB_WRITERS, thread_name_prefix="stow-blob")
 
     def target(
         self,
@@ -249,18 +250,37 @@ class StowService:
         return self.store(target, staged)
 
     def store_chunks(
-        self, target: StowTarget, chunks: Iterable[bytes], turn: Turn | None = None
+        self, target: StowTarget, chunks: Sequence[bytes], turn: Turn | None = None
     ) -> StoreOutcome:
-        """Spool a small upload held in memory and store it: one call, one worker thread."""
+        """Store a small upload held in memory (most single images) in one worker thread: no
+        staging file, and the blob is written and fsynced in a second thread while the header
+        is read from memory."""
         try:
-            with self.spool() as spool:
-                spool.write_all(chunks)
-                staged = spool.finish()
+            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
+            sha256 = hashlib.sha256(data).hexdigest()
+            key = _blob_key(target, sha256)
+            writing = self._blob_writes.submit(self.blobs.put, key, (data,))
+            try:
+                described = scan_instance(data, _bulk_data_uri)
+            except BaseException:
+                self._discard_blob(writing, key)
+                raise
+            if described is None:  # not one the scan covers: pydicom reads a staged copy
+                self._discard_blob(writing, key)
+                with self.spool() as spool:
+                    spool.write(data)
+                    staged = spool.finish()
         except BaseException:
             if turn is not None:
                 turn.done()
             raise
-        return self.store(target, staged, turn)
+        if described is None:
+            return self.store(target, staged, turn)
+        try:
+            return self._index(target, described, Blob(key, len(data), sha256, writing), turn)
+        finally:
+            if turn is not None:
+                turn.done()
 
     def store(
         self, target: StowTarget, staged: StagedFile, turn: Turn | None = None
@@ -268,37 +288,46 @@ class StowService:
         """Store one staged Part 10 file; the staged file is consumed either way. With a
         ``turn``, it is indexed after the part before it (see `Turn`)."""
         try:
-            return self._store(target, staged, turn)
+            try:
+                described = describe_file(staged.path, _bulk_data_uri)
+            except InvalidArgument as error:
+                return FailedInstance(failure_detail=f"Invalid DICOM: {error.message}")
+            key = _blob_key(target, staged.sha256)
+            moved = _run_now(partial(self.blobs.put_file, key, staged.path))
+            blob = Blob(key, staged.size, staged.sha256, moved)
+            return self._index(target, described, blob, turn)
         finally:
             staged.discard()
             if turn is not None:
                 turn.done()
 
-    def _store(self, target: StowTarget, staged: StagedFile, turn: Turn | None) -> StoreOutcome:
-        try:
-            header = read_instance(staged.path)
-        except InvalidArgument as error:
-            return FailedInstance(failure_detail=f"Invalid DICOM: {error.message}")
+    def _index(
+        self, target: StowTarget, described: ScannedInstance, blob: Blob, turn: Turn | None
+    ) -> StoreOutcome:
+        """Check a described instance, wait for its blob, then index it (or say why not)."""
         stored = StoredInstance(
-            sop_class_uid=header.sop_class_uid,
-            sop_instance_uid=header.sop_instance_uid,
-            retrieve_url=target.instance_url(header),
-            study_retrieve_url=target.study_url(header.study_instance_uid),
+            sop_class_uid=described.sop_class_uid,
+            sop_instance_uid=described.sop_instance_uid,
+            retrieve_url=target.instance_url(described),
+            study_retrieve_url=target.study_url(described.study_instance_uid),
         )
-        unaddressable = _unaddressable_uid(header)
+        unaddressable = _unaddressable_uid(described)
         if unaddressable is not None:
-            return self._failed(header, unaddressable)
-        if target.study_instance_uid and header.study_instance_uid != target.study_instance_uid:
+            self._discard_blob(blob.written, blob.key)
+            return self._failed(described, unaddressable)
+        study = described.study_instance_uid
+        if target.study_instance_uid and study != target.study_instance_uid:
+            self._discard_blob(blob.written, blob.key)
             return self._failed(
-                header,
-                f"The instance's StudyInstanceUID {header.study_instance_uid} does not match "
+                described,
+                f"The instance's StudyInstanceUID {study} does not match "
                 f"the study in the request path ({target.study_instance_uid}).",
             )
-        new = self._new_instance(target, header, staged)
-        self.blobs.put_file(new.blob_key, staged.path)
+        new = _new_instance(target, described, blob)
+        blob.written.result()  # the bytes are durable before the index names them
 
         def index(tx: sa.Connection) -> tuple[str | None, IngestOutcome, Any]:
-            deleting = _deleting(tx, target, header) if target.deletes_pending else None
+            deleting = _deleting(tx, target, described) if target.deletes_pending else None
             if deleting is not None:
                 return deleting, IngestOutcome.CONFLICT, None
             return None, *instance_rows.add_instance(tx, target.store_pk, new, utcnow())
@@ -311,32 +340,40 @@ class StowService:
                 turn.wait()
                 deleting, outcome, existing = self.index.grouped(index, queued=turn.done)
         except BaseException:
-            self.blobs.delete(new.blob_key)
+            self.blobs.delete(blob.key)
             raise
         if deleting is not None:
-            self.blobs.delete(new.blob_key)
-            return self._failed(header, deleting)
+            self.blobs.delete(blob.key)
+            return self._failed(described, deleting)
         if outcome is not IngestOutcome.STORED:
-            self.blobs.delete(new.blob_key)  # already stored: identical or conflicting
+            self.blobs.delete(blob.key)  # already stored: identical or conflicting
             assert existing is not None
-            return self._judged(header, staged, existing, stored)
+            return self._judged(described, blob.sha256, existing, stored)
         return stored
+
+    def _discard_blob(self, writing: Future[int], key: str) -> None:
+        """Remove a blob that will not be indexed, once its write (if it began) is over."""
+        try:
+            writing.result()
+        except Exception:
+            return
+        self.blobs.delete(key)
 
     def _judged(
         self,
-        header: InstanceHeader,
-        staged: StagedFile,
+        described: ScannedInstance,
+        sha256: str,
         existing: instance_rows.StoredInstance,
         stored: StoredInstance,
     ) -> StoreOutcome:
         same_uids = (
-            existing.study_instance_uid == header.study_instance_uid
-            and existing.series_instance_uid == header.series_instance_uid
+            existing.study_instance_uid == described.study_instance_uid
+            and existing.series_instance_uid == described.series_instance_uid
         )
-        if same_uids and existing.sha256 == staged.sha256:
+        if same_uids and existing.sha256 == sha256:
             return stored
         return self._failed(
-            header,
+            described,
             "An instance already exists in this DICOM store with the same SOPInstanceUID, but "
             + (
                 "the DICOM files differ (checksum mismatch)."
@@ -347,49 +384,74 @@ class StowService:
         )
 
     @staticmethod
-    def _failed(header: InstanceHeader, detail: str) -> FailedInstance:
+    def _failed(described: ScannedInstance, detail: str) -> FailedInstance:
         return FailedInstance(
             failure_detail=detail,
-            sop_class_uid=header.sop_class_uid,
-            sop_instance_uid=header.sop_instance_uid,
+            sop_class_uid=described.sop_class_uid,
+            sop_instance_uid=described.sop_instance_uid,
         )
 
-    def _new_instance(
-        self, target: StowTarget, header: InstanceHeader, staged: StagedFile
-    ) -> NewInstance:
-        # Both read deferred values from the staged file: they run before it is moved.
-        relative = instance_path(header)
-        metadata = to_dicom_json(header.dataset, lambda path: f"{relative}/bulkdata/{path}")
-        locations = {
-            path: [location.offset, location.length, location.vr,
-                   location.is_little_endian, location.encapsulated]
-            for path, location in bulk_data_locations(header).items()
-        }  # fmt: skip
-        frames = (
-            [[list(byte_range) for byte_range in frame] for frame in header.frames]
-            if header.frames is not None
-            else None
-        )
-        return NewInstance(
-            study_instance_uid=header.study_instance_uid,
-            series_instance_uid=header.series_instance_uid,
-            sop_instance_uid=header.sop_instance_uid,
-            sop_class_uid=header.sop_class_uid,
-            transfer_syntax_uid=header.transfer_syntax_uid,
-            instance_number=_first_int(metadata, "00200013"),
-            number_of_frames=header.number_of_frames or None,
-            blob_key=(
-                f"{target.blob_prefix}/{staged.sha256[:2]}/{staged.sha256}-{uuid.uuid4().hex[:12]}"
-            ),
-            blob_size_bytes=staged.size,
-            sha256=staged.sha256,
-            storage_class=target.storage_class,
-            metadata=metadata,
-            structured_size_bytes=_json_size(metadata),
-            frame_ranges=frames,
-            bulk_data=locations,
-            study_columns=study_columns(metadata),
-            study_attributes=study_attributes(metadata),
-            series_columns=series_columns(metadata),
-            series_attributes=series_attributes(metadata),
-        )
+
+@dataclass(frozen=True, slots=True)
+class Blob:
+    """An instance's bytes under ``key``: ``written`` is done once they are durable."""
+
+    key: str
+    size: int
+    sha256: str
+    written: Future[int]
+
+
+def _run_now(work: Callable[[], int]) -> Future[int]:
+    """``work`` run in this thread, as a finished future."""
+    future: Future[int] = Future()
+    try:
+        future.set_result(work())
+    except BaseException as error:
+        future.set_exception(error)
+    return future
+
+
+def _blob_key(target: StowTarget, sha256: str) -> str:
+    # A new key per upload: a blob is never rewritten in place (spec: immutable keys).
+    return f"{target.blob_prefix}/{sha256[:2]}/{sha256}-{uuid.uuid4().hex[:12]}"
+
+
+def _bulk_data_uri(study: str, series: str, sop: str, path: str) -> str:
+    """A BulkDataURI as stored: relative to ``dicomWeb``, made absolute when answered."""
+    return f"studies/{study}/series/{series}/instances/{sop}/bulkdata/{path}"
+
+
+def _new_instance(target: StowTarget, described: ScannedInstance, blob: Blob) -> NewInstance:
+    metadata = described.metadata
+    locations = {
+        path: [location.offset, location.length, location.vr,
+               location.is_little_endian, location.encapsulated]
+        for path, location in described.bulk_data.items()
+    }  # fmt: skip
+    frames = (
+        [[list(byte_range) for byte_range in frame] for frame in described.frames]
+        if described.frames is not None
+        else None
+    )
+    return NewInstance(
+        study_instance_uid=described.study_instance_uid,
+        series_instance_uid=described.series_instance_uid,
+        sop_instance_uid=described.sop_instance_uid,
+        sop_class_uid=described.sop_class_uid,
+        transfer_syntax_uid=described.transfer_syntax_uid,
+        instance_number=_first_int(metadata, "00200013"),
+        number_of_frames=described.number_of_frames or None,
+        blob_key=blob.key,
+        blob_size_bytes=blob.size,
+        sha256=blob.sha256,
+        storage_class=target.storage_class,
+        metadata=metadata,
+        structured_size_bytes=_json_size(metadata),
+        frame_ranges=frames,
+        bulk_data=locations,
+        study_columns=study_columns(metadata),
+        study_attributes=study_attributes(metadata),
+        series_columns=series_columns(metadata),
+        series_attributes=series_attributes(metadata),
+    )

@@ -327,7 +327,9 @@ def test_different_content_under_the_same_uids_is_409(
     assert staging_files(server.data_dir) == []
 
 
-def test_study_in_the_path_must_match(healthcare: Any, dicom_store: str) -> None:
+def test_study_in_the_path_must_match(
+    server: ServerProcess, healthcare: Any, dicom_store: str
+) -> None:
     study = generate_uid()
     matching = make_instance(study=study)
     elsewhere = make_instance()
@@ -341,6 +343,8 @@ def test_study_in_the_path_must_match(healthcare: Any, dicom_store: str) -> None
     assert_not_found(healthcare, dicom_store, elsewhere)
     assert metrics(healthcare, dicom_store)["instanceCount"] == "1"
     assert metrics(healthcare, dicom_store)["studyCount"] == "1"
+    # Its bytes were written beside the header check: they are gone again.
+    assert blob_files(server.data_dir, part10(elsewhere)) == []
 
 
 def test_a_batch_with_bad_parts_stores_the_good_ones(
@@ -380,7 +384,7 @@ def test_a_batch_with_bad_parts_stores_the_good_ones(
 )
 @pytest.mark.parametrize("keyword", ["StudyInstanceUID", "SeriesInstanceUID", "SOPInstanceUID"])
 def test_uids_no_url_can_address_fail(
-    healthcare: Any, dicom_store: str, keyword: str, uid: str
+    server: ServerProcess, healthcare: Any, dicom_store: str, keyword: str, uid: str
 ) -> None:
     """Such an instance could be neither retrieved nor deleted: it is not stored."""
     dataset = make_instance()
@@ -396,6 +400,7 @@ def test_uids_no_url_can_address_fail(
     [failure] = failures(answer)
     assert keyword in detail(failure) and "URL" in detail(failure)
     assert metrics(healthcare, dicom_store)["instanceCount"] == "1"
+    assert blob_files(server.data_dir, part10(dataset)) == []
 
 
 def test_refused_test_files_fail_and_change_nothing(

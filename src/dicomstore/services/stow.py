@@ -257,9 +257,9 @@ class StowService:
         is read from memory."""
         try:
             data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            sha256 = hashlib.sha256(data).hexdigest()
-            key = _blob_key(target, sha256)
+            key = _blob_key(target)
             writing = self._blob_writes.submit(self.blobs.put, key, (data,))
+            sha256 = hashlib.sha256(data).hexdigest()
             try:
                 described = scan_instance(data, _bulk_data_uri)
             except BaseException:
@@ -292,7 +292,7 @@ class StowService:
                 described = describe_file(staged.path, _bulk_data_uri)
             except InvalidArgument as error:
                 return FailedInstance(failure_detail=f"Invalid DICOM: {error.message}")
-            key = _blob_key(target, staged.sha256)
+            key = _blob_key(target)
             moved = _run_now(partial(self.blobs.put_file, key, staged.path))
             blob = Blob(key, staged.size, staged.sha256, moved)
             return self._index(target, described, blob, turn)
@@ -412,9 +412,11 @@ def _run_now(work: Callable[[], int]) -> Future[int]:
     return future
 
 
-def _blob_key(target: StowTarget, sha256: str) -> str:
-    # A new key per upload: a blob is never rewritten in place (spec: immutable keys).
-    return f"{target.blob_prefix}/{sha256[:2]}/{sha256}-{uuid.uuid4().hex[:12]}"
+def _blob_key(target: StowTarget) -> str:
+    # A new random key per upload (a blob is never rewritten in place), known before the bytes
+    # are hashed so that writing them can start at once; 256 folders per store.
+    name = uuid.uuid4().hex
+    return f"{target.blob_prefix}/{name[:2]}/{name}"
 
 
 def _bulk_data_uri(study: str, series: str, sop: str, path: str) -> str:

@@ -10,7 +10,6 @@ share a store.
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import time
@@ -200,9 +199,13 @@ def instance_path(study: str, series: str, sop: str) -> str:
 
 
 def blob_files(data_dir: Path, content: bytes) -> list[Path]:
-    """The blob files holding ``content`` (blob keys end in ``{sha256}-{random}``)."""
-    digest = hashlib.sha256(content).hexdigest()
-    return sorted((data_dir / "blobs").glob(f"*/{digest[:2]}/{digest}-*"))
+    """The blob files holding ``content`` (blob keys are random: compared by size, then bytes)."""
+    blobs = data_dir / "blobs"
+    return sorted(
+        path
+        for path in blobs.glob("*/??/*")
+        if path.is_file() and path.stat().st_size == len(content) and path.read_bytes() == content
+    )
 
 
 def staging_files(data_dir: Path) -> list[Path]:

@@ -64,14 +64,14 @@ def test_a_failing_item_fails_alone(index: Index) -> None:
     }
 
 
-def test_work_after_close_starts_a_new_writer(index: Index) -> None:
+def test_work_after_close_still_runs(index: Index) -> None:
     index.grouped(_insert("before"))
     index._group.close()
     assert index.grouped(_insert("after")).endswith("/after")
 
 
 def test_work_queued_during_a_commit_shares_the_next_transaction(index: Index) -> None:
-    # Would pass item by item too if the writer never grouped: count the transactions.
+    # Would pass item by item too if work were never grouped: count the transactions.
     transactions = 0
 
     @contextlib.contextmanager
@@ -91,7 +91,7 @@ def test_work_queued_during_a_commit_shares_the_next_transaction(index: Index) -
     try:
         with ThreadPoolExecutor(9) as pool:
             blocking = pool.submit(group.run, first)
-            while transactions == 0:  # the writer is inside the first transaction
+            while transactions == 0:  # the leader is inside the first transaction
                 time.sleep(0.01)
             queued = [pool.submit(group.run, _insert(f"queued-{n}")) for n in range(8)]
             time.sleep(0.2)  # let all eight reach the queue
@@ -103,3 +103,23 @@ def test_work_queued_during_a_commit_shares_the_next_transaction(index: Index) -
     finally:
         group.close()
     assert transactions == 2
+
+
+def test_a_lone_write_is_committed_in_the_callers_thread(index: Index) -> None:
+    threads: list[threading.Thread] = []
+
+    def work(tx: sa.Connection) -> str:
+        threads.append(threading.current_thread())
+        return _insert("alone")(tx)
+
+    index.grouped(work)
+    assert threads == [threading.current_thread()]
+
+
+def test_the_lead_passes_on_and_nobody_waits_forever(index: Index) -> None:
+    # Many rounds of bursts: every caller returns (no lost hand-over) with its own result.
+    with ThreadPoolExecutor(12) as pool:
+        for burst in range(20):
+            names = [f"b{burst}-{n}" for n in range(12)]
+            results = list(pool.map(lambda name: index.grouped(_insert(name)), names))
+            assert results == [f"{LOCATION}/datasets/{name}" for name in names]

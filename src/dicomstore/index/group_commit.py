@@ -1,17 +1,18 @@
-"""Group commit: write work from many threads run by one writer thread, committed together.
+"""Group commit: write work from many threads, committed together by one of them at a time.
 
 Each acknowledged write must be durable (SQLite runs with ``synchronous=FULL``), so each commit
-costs a log flush. Under concurrent ingest the writer runs everything that queued while the
-previous commit was flushing in one transaction, so N requests share one flush and one lock
-acquisition instead of queueing for N. A batch that fails is rolled back and its items are run
-again one per transaction, so one item's error never fails another's.
+costs a log flush. Callers queue their work; the first caller to find no commit under way leads:
+it runs everything queued so far in one transaction in its own thread, then hands the lead to
+the owner of the first work queued meanwhile. So a lone write is committed by its caller with no
+thread handoff, and under concurrent ingest N requests share one flush and one lock acquisition
+instead of queueing for N. A batch that fails is rolled back and its items are run again one per
+transaction, so one item's error never fails another's.
 """
 
 from __future__ import annotations
 
-import queue
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
@@ -28,7 +29,10 @@ _MAX_BATCH = 64
 @dataclass
 class _Item(Generic[T]):
     work: Callable[[sa.Connection], T]
+    # Set when the work is committed (or failed), or when its caller is to lead the next batch.
     done: threading.Event = field(default_factory=threading.Event)
+    lead: bool = False
+    finished: bool = False
     result: Any = None
     error: BaseException | None = None
 
@@ -38,9 +42,9 @@ class GroupCommit:
 
     def __init__(self, transaction: Callable[[], AbstractContextManager[sa.Connection]]) -> None:
         self._transaction = transaction
-        self._queue: queue.SimpleQueue[_Item[Any] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
-        self._thread: threading.Thread | None = None
+        self._queued: list[_Item[Any]] = []
+        self._leading = False
 
     def run(
         self, work: Callable[[sa.Connection], T], *, queued: Callable[[], None] | None = None
@@ -49,54 +53,43 @@ class GroupCommit:
         Work must touch nothing but the database: it may run twice (see the module docstring).
         ``queued`` is called once the work is in line: work queued later runs after it."""
         item: _Item[T] = _Item(work)
-        self._start()
-        self._queue.put(item)
-        if queued is not None:
-            queued()
-        item.done.wait()
+        with self._lock:
+            self._queued.append(item)
+            leading = not self._leading
+            self._leading = True
+            if queued is not None:
+                queued()
+        while not item.finished:
+            if not leading:
+                item.done.wait()
+                item.done.clear()
+                leading, item.lead = item.lead, False
+                continue
+            self._lead()
+            leading = False
         if item.error is not None:
             raise item.error
         result: T = item.result
         return result
 
     def close(self) -> None:
+        """Nothing to stop: commits run in the callers' threads."""
+
+    def _lead(self) -> None:
+        """Commit one batch of what is queued, then pass the lead on (or give it up)."""
         with self._lock:
-            thread, self._thread = self._thread, None
-        if thread is not None:
-            self._queue.put(None)
-            thread.join()
-
-    def _start(self) -> None:
-        if self._thread is not None:
-            return
-        with self._lock:
-            if self._thread is None:
-                self._thread = threading.Thread(
-                    target=self._write, name="index-group-commit", daemon=True
-                )
-                self._thread.start()
-
-    def _write(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first, *self._more()]
-            stop = batch[-1] is None
-            items = [item for item in batch if item is not None]
-            self._commit(items)
-            if stop:
-                return
-
-    def _more(self) -> Iterator[_Item[Any] | None]:
-        for _ in range(_MAX_BATCH - 1):
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            yield item
-            if item is None:
-                return
+            batch, self._queued = self._queued[:_MAX_BATCH], self._queued[_MAX_BATCH:]
+        try:
+            self._commit(batch)
+        finally:
+            with self._lock:
+                following = self._queued[0] if self._queued else None
+                if following is None:
+                    self._leading = False
+                else:
+                    following.lead = True
+            if following is not None:
+                following.done.set()
 
     def _commit(self, items: list[_Item[Any]]) -> None:
         if len(items) > 1:
@@ -108,6 +101,7 @@ class GroupCommit:
             else:
                 for item, result in zip(items, results, strict=True):
                     item.result = result
+                    item.finished = True
                     item.done.set()
                 return
         for item in items:
@@ -116,4 +110,5 @@ class GroupCommit:
                     item.result = item.work(tx)
             except BaseException as error:  # delivered to the caller's thread
                 item.error = error
+            item.finished = True
             item.done.set()

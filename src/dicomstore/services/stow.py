@@ -18,7 +18,7 @@ import math
 import re
 import threading
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -249,24 +249,32 @@ class StowService:
             )
         return self.store(target, staged)
 
-    def store_chunks(
-        self, target: StowTarget, chunks: Sequence[bytes], turn: Turn | None = None
+    def write_blob(self, target: StowTarget, data: bytes) -> tuple[str, Future[int]]:
+        """Start writing an upload held in memory under a new key, in a blob-writer thread; it
+        returns at once (an event loop may call it), so the fsync runs beside the header read.
+        Pass the result to `store_bytes`, which waits for it."""
+        key = _blob_key(target)
+        return key, self._blob_writes.submit(self.blobs.put, key, (data,))
+
+    def store_bytes(
+        self,
+        target: StowTarget,
+        data: bytes,
+        writing: tuple[str, Future[int]],
+        turn: Turn | None = None,
     ) -> StoreOutcome:
-        """Store a small upload held in memory (most single images) in one worker thread: no
-        staging file, and the blob is written and fsynced in a second thread while the header
-        is read from memory."""
+        """Store an upload held in memory (most single images) whose blob `write_blob` is
+        writing: no staging file, the header is read from memory meanwhile."""
+        key, written = writing
         try:
-            data = chunks[0] if len(chunks) == 1 else b"".join(chunks)
-            key = _blob_key(target)
-            writing = self._blob_writes.submit(self.blobs.put, key, (data,))
             sha256 = hashlib.sha256(data).hexdigest()
             try:
                 described = scan_instance(data, _bulk_data_uri)
             except BaseException:
-                self._discard_blob(writing, key)
+                self._discard_blob(written, key)
                 raise
             if described is None:  # not one the scan covers: pydicom reads a staged copy
-                self._discard_blob(writing, key)
+                self._discard_blob(written, key)
                 with self.spool() as spool:
                     spool.write(data)
                     staged = spool.finish()
@@ -277,7 +285,7 @@ class StowService:
         if described is None:
             return self.store(target, staged, turn)
         try:
-            return self._index(target, described, Blob(key, len(data), sha256, writing), turn)
+            return self._index(target, described, Blob(key, len(data), sha256, written), turn)
         finally:
             if turn is not None:
                 turn.done()

@@ -84,7 +84,7 @@ _MAX_METADATA_PART = 256 * 1024 * 1024
 _SPOOL_WRITE_BYTES = 1024 * 1024
 # Parts of one STOW request stored at once while the next are read (bounds memory to about
 # this many spool writes).
-_PARTS_IN_FLIGHT = 4
+_PARTS_IN_FLIGHT = 8
 _OCTETS = "application/octet-stream"
 # What an instance may be asked for in (spec §4.1): as stored, or one of Google's syntaxes;
 # whether a given instance can be sent so is decided per instance (transcode_capability).

@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 
 import dicomstore.blobs
-from dicomstore.blobs import FileSystemBlobStore, MemoryBlobStore, open_blob_store
+from dicomstore.blobs import (
+    FileSystemBlobStore,
+    MemoryBlobStore,
+    ObjectBlobStore,
+    open_blob_store,
+    reads_locally,
+)
 
 
 def test_file_url(tmp_path: Path) -> None:
@@ -85,8 +91,15 @@ def test_public_surface() -> None:
         "MemoryBlobStore",
         "ObjectBlobStore",
         "open_blob_store",
+        "reads_locally",
         "validate_key",
     }
     assert len(dicomstore.blobs.__all__) == len(set(dicomstore.blobs.__all__))
     for name in dicomstore.blobs.__all__:
         assert getattr(dicomstore.blobs, name) is not None
+
+
+def test_reads_locally(tmp_path: Path) -> None:
+    assert reads_locally(open_blob_store(str(tmp_path)))
+    assert reads_locally(open_blob_store("memory://"))
+    assert not reads_locally(object.__new__(ObjectBlobStore))  # a bucket: a network round trip

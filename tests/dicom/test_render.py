@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import inspect
 import io
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +24,7 @@ from pydicom.pixels.processing import convert_color_space
 from pydicom.uid import MPEG2MPML, ExplicitVRLittleEndian
 
 from dicomstore.dicom import render
+from dicomstore.dicom.json import to_dicom_json
 from dicomstore.dicom.render import (
     DEFAULT_QUALITY,
     THUMBNAIL_SIZE,
@@ -33,15 +35,17 @@ from dicomstore.dicom.render import (
     VOILUTFunction,
     Window,
     decode_frame,
+    decode_native_frame,
     number_of_frames,
     render_decoded,
     render_frame,
     render_instance,
     render_thumbnail,
+    rendering_attributes,
     representative_index,
 )
 from dicomstore.errors import FailedPrecondition, InvalidArgument, NotAcceptable
-from tests.dicom.corpus import TEST_FILES
+from tests.dicom.corpus import TEST_FILES, corpus, pydicom_frames, readable
 
 # --- helpers ----------------------------------------------------------------------------------
 
@@ -713,3 +717,98 @@ def test_decode_frame_decodes_only_that_frame(monkeypatch: pytest.MonkeyPatch) -
     render_thumbnail(dataset)
     render_instance(dataset, "image/png")
     assert decoded_indices == [29, 14, 0]
+
+
+# --- a frame rendered from its own bytes and the stored attributes ----------------------------
+
+
+def _read_quietly(path: Path) -> Dataset:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the corpus has odd files on purpose
+        return pydicom.dcmread(path)
+
+
+def _native_images() -> list[Path]:
+    """Corpus files with native little endian Pixel Data that pydicom decodes."""
+    found = []
+    for path in corpus():
+        if not readable(path):
+            continue
+        dataset = _read_quietly(path)
+        syntax = dataset.file_meta.get("TransferSyntaxUID")
+        if syntax is None or syntax.is_encapsulated or syntax.is_deflated:
+            continue
+        if not syntax.is_little_endian or "PixelData" not in dataset:
+            continue
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                decode_frame(dataset, 0)
+        except (FailedPrecondition, NotAcceptable, InvalidArgument):
+            continue
+        found.append(path)
+    return found
+
+
+NATIVE_IMAGES = _native_images()
+
+
+def test_native_images_are_covered() -> None:
+    assert len(NATIVE_IMAGES) >= 15
+
+
+@pytest.mark.parametrize("path", NATIVE_IMAGES, ids=lambda path: path.name)
+def test_a_frame_from_its_bytes_renders_as_from_the_file(path: Path) -> None:
+    dataset = _read_quietly(path)
+    attributes = rendering_attributes(to_dicom_json(dataset, lambda element: f"bulk/{element}"))
+    if attributes is None:  # a lookup table given by reference: the file is read instead
+        pytest.skip("attributes hold bulk data")
+    syntax = dataset.file_meta.TransferSyntaxUID
+    frames = pydicom_frames(dataset)
+    for index in sorted({0, len(frames) // 2, len(frames) - 1}):
+        decoded = decode_native_frame(attributes, index, syntax, bytes(frames[index]))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. excess padding after the frames
+            expected = decode_frame(dataset, index)
+        assert decoded.photometric_interpretation == expected.photometric_interpretation
+        assert decoded.pixels.dtype == expected.pixels.dtype
+        assert decoded.pixels.flags.writeable
+        assert np.array_equal(decoded.pixels, expected.pixels)
+        for media_type, parameters in (
+            ("image/jpeg", RenderParameters()),
+            ("image/png", RenderParameters(window=Window(100, 300))),
+            ("image/png", RenderParameters(viewport=Viewport(64, 48))),
+        ):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                reference = render_frame(dataset, index, media_type, parameters)
+            assert render_decoded(attributes, decoded, media_type, parameters) == reference
+
+
+def test_rendering_attributes_are_shared_and_refused_by_reference() -> None:
+    document = to_dicom_json(read("CT_small.dcm"), lambda element: f"bulk/{element}")
+    first = rendering_attributes(document)
+    assert first is not None
+    assert rendering_attributes(dict(document)) is first  # equal attributes: one data set
+    assert "PatientName" not in first and "Rows" in first
+    lut = {"vr": "SQ", "Value": [{"00283006": {"vr": "OW", "BulkDataURI": "bulk/lut"}}]}
+    assert rendering_attributes({**document, "00283010": lut}) is None
+    assert rendering_attributes({k: v for k, v in document.items() if k != "7FE00010"}) is None
+
+
+def test_decode_native_frame_refuses_encapsulated_syntaxes() -> None:
+    dataset = read("CT_small.dcm")
+    with pytest.raises(ValueError, match="native"):
+        decode_native_frame(dataset, 0, "1.2.840.10008.1.2.4.50", b"")
+    with pytest.raises(InvalidArgument, match="Frame 2 does not exist"):
+        decode_native_frame(dataset, 1, ExplicitVRLittleEndian, dataset.PixelData)
+
+
+def test_window_tables_are_shared_and_bounded() -> None:
+    dataset = image_dataset(row(0, 1000, 2000))
+    dataset.WindowCenter, dataset.WindowWidth = 1000, 2000
+    render._window_table.cache_clear()
+    png_pixels(dataset)
+    png_pixels(dataset)
+    assert render._window_table.cache_info().hits >= 1
+    assert render._window_table.cache_info().maxsize == 64

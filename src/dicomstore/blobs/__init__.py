@@ -6,13 +6,14 @@
 - :class:`MemoryBlobStore` (``memory.py``) — the in-memory twin for tests and ``memory://``;
 - :class:`ObjectBlobStore` (``objectstore.py``) — a Cloud Storage or S3 bucket (``gs://``,
   ``s3://``) through fsspec;
-- :func:`open_blob_store` (``factory.py``) — a store from a URL;
+- :func:`open_blob_store` (``factory.py``) — a store from a URL; :func:`reads_locally` — whether
+  a store reads without a network round trip;
 - :func:`validate_key` (``keys.py``) — the rules every key follows.
 
 Azure Blob Storage comes later behind the same protocol.
 """
 
-from dicomstore.blobs.factory import SUPPORTED_SCHEMES, open_blob_store
+from dicomstore.blobs.factory import SUPPORTED_SCHEMES, open_blob_store, reads_locally
 from dicomstore.blobs.filesystem import FileSystemBlobStore
 from dicomstore.blobs.keys import validate_key
 from dicomstore.blobs.memory import MemoryBlobStore
@@ -26,5 +27,6 @@ __all__ = [
     "MemoryBlobStore",
     "ObjectBlobStore",
     "open_blob_store",
+    "reads_locally",
     "validate_key",
 ]

@@ -11,7 +11,7 @@ from dicomstore.blobs.memory import MemoryBlobStore
 from dicomstore.blobs.objectstore import OBJECT_SCHEMES, ObjectBlobStore
 from dicomstore.blobs.store import BlobStore
 
-__all__ = ["SUPPORTED_SCHEMES", "open_blob_store"]
+__all__ = ["SUPPORTED_SCHEMES", "open_blob_store", "reads_locally"]
 
 SUPPORTED_SCHEMES = ("file", "memory", *OBJECT_SCHEMES)
 
@@ -70,3 +70,9 @@ def open_blob_store(url: str, *, staging_dir: Path | None = None) -> BlobStore:
         f"unsupported blob store URL scheme {parts.scheme!r} in {url!r}; "
         f"supported: {supported} or a plain path"
     )
+
+
+def reads_locally(store: BlobStore) -> bool:
+    """Whether ``store`` reads from this machine's memory or disks, with no network round trip
+    (a small read of a recently used blob then comes from the page cache in microseconds)."""
+    return isinstance(store, FileSystemBlobStore | MemoryBlobStore)

@@ -82,13 +82,15 @@ from __future__ import annotations
 
 import io
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Final
 
 import numpy as np
 import numpy.typing as npt
+import orjson
 from PIL import Image
 from pydicom.dataset import Dataset
 from pydicom.pixels.decoders.base import get_decoder
@@ -99,6 +101,7 @@ from pydicom.pixels.processing import (
     convert_color_space,
 )
 from pydicom.pixels.utils import as_pixel_options, get_nr_frames
+from pydicom.uid import UID
 
 from dicomstore.errors import FailedPrecondition, InvalidArgument, NotAcceptable
 
@@ -115,11 +118,13 @@ __all__ = [
     "Viewport",
     "Window",
     "decode_frame",
+    "decode_native_frame",
     "number_of_frames",
     "render_decoded",
     "render_frame",
     "render_instance",
     "render_thumbnail",
+    "rendering_attributes",
     "representative_index",
 ]
 
@@ -408,16 +413,123 @@ def decode_frame(dataset: Dataset, frame_index: int) -> DecodedFrame:
     """
     if not any(tag in dataset for tag in (0x7FE00010, 0x7FE00008, 0x7FE00009)):
         raise NotAcceptable("The instance has no pixel data, so it cannot be rendered as an image.")
+    _check_frame_index(dataset, frame_index)
+    file_meta = getattr(dataset, "file_meta", None)
+    transfer_syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
+    if not transfer_syntax:
+        raise NotAcceptable("The instance has no Transfer Syntax UID, so it cannot be decoded.")
+    return _decoded(_decoder(UID(transfer_syntax)), dataset, frame_index, frame_index, dataset)
+
+
+def decode_native_frame(
+    dataset: Dataset, frame_index: int, transfer_syntax: str, frame: bytes
+) -> DecodedFrame:
+    """Decode the frame at 0-based ``frame_index`` from its own bytes, as `decode_frame` would
+    from the whole data set: for callers that read a frame of native (uncompressed, little
+    endian) Pixel Data by its byte range.
+
+    ``dataset`` gives the Image Pixel attributes (its Pixel Data is not needed). Raises as
+    `decode_frame`, and ValueError for a ``transfer_syntax`` that is not native little endian.
+    """
+    syntax = UID(transfer_syntax)
+    if syntax.is_encapsulated or not syntax.is_little_endian or syntax.is_deflated:
+        raise ValueError(f"{transfer_syntax} is not a native little endian transfer syntax.")
+    _check_frame_index(dataset, frame_index)
+    plain = _plain_grayscale(dataset, frame)
+    if plain is not None:
+        photometric = str(dataset.PhotometricInterpretation).strip().upper()
+        return DecodedFrame(frame_index, plain, photometric)
+    # The buffer is one frame of the Pixel Data value (as pydicom names it in a data set).
+    options = {"number_of_frames": 1, "pixel_keyword": "PixelData"}
+    return _decoded(_decoder(syntax), frame, 0, frame_index, dataset, options)
+
+
+def _plain_grayscale(dataset: Dataset, frame: bytes) -> npt.NDArray[Any] | None:
+    """A frame of grayscale integers (one sample of 8, 16 or 32 bits, little endian) as
+    pydicom's native decoder gives it — the bytes as integers, with the bits above Bits Stored
+    cleared or sign-extended (PS3.5 8.1.1) — without the decoder's set-up, which costs more
+    than that. None for anything else: the decoder then decides."""
+    try:
+        samples = int(dataset.SamplesPerPixel)
+        photometric = str(dataset.PhotometricInterpretation).strip().upper()
+        rows, columns = int(dataset.Rows), int(dataset.Columns)
+        allocated, stored = int(dataset.BitsAllocated), int(dataset.BitsStored)
+        signed = int(dataset.PixelRepresentation)
+    except (AttributeError, TypeError, ValueError):
+        return None
+    if (
+        samples != 1
+        or photometric not in ("MONOCHROME1", "MONOCHROME2")
+        or allocated not in (8, 16, 32)
+        or signed not in (0, 1)
+        or not 0 < stored <= allocated
+        or len(frame) != rows * columns * allocated // 8
+    ):
+        return None
+    dtype = np.dtype(f"<{'ui'[signed]}{allocated // 8}")
+    pixels = np.frombuffer(frame, dtype).reshape(rows, columns).copy()
+    if stored < allocated:
+        shift = allocated - stored
+        np.left_shift(pixels, shift, out=pixels)
+        np.right_shift(pixels, shift, out=pixels)
+    return pixels
+
+
+# What the pipeline reads of a data set: group 0028 (Image Pixel, Modality and VOI LUTs, palette
+# colour) and the functional groups of enhanced multi-frame objects.
+_RENDERING_GROUP: Final = "0028"
+_FUNCTIONAL_GROUPS: Final = frozenset({"52009229", "52009230"})  # shared, per-frame
+
+
+def rendering_attributes(document: Mapping[str, Any]) -> Dataset | None:
+    """The attributes rendering reads, from an instance's DICOM JSON (as kept at ingest): with
+    `decode_native_frame`, a frame renders from its own bytes, without the file's header.
+
+    None when there is no Pixel Data (7FE0,0010) or when one of those attributes holds its
+    value by reference (a BulkDataURI, such as a large lookup table): read the file then. Equal
+    attributes give the same data set, shared by its callers: do not change it.
+    """
+    if "7FE00010" not in document:
+        return None
+    chosen = {
+        key: element
+        for key, element in document.items()
+        if key.startswith(_RENDERING_GROUP) or key in _FUNCTIONAL_GROUPS
+    }
+    if any(_by_reference(element) for element in chosen.values()):
+        return None
+    return _from_json(orjson.dumps(chosen, option=orjson.OPT_SORT_KEYS))
+
+
+@lru_cache(maxsize=64)
+def _from_json(text: bytes) -> Dataset:
+    """One data set per distinct set of rendering attributes, shared (never changed): the
+    instances of a series mostly have the same, and pydicom's conversion costs more than the
+    rest of rendering a frame from them."""
+    return Dataset.from_json(text.decode())
+
+
+def _by_reference(element: Mapping[str, Any]) -> bool:
+    """Whether a DICOM JSON element, or one inside its sequence items, has a BulkDataURI."""
+    if "BulkDataURI" in element:
+        return True
+    if element.get("vr") != "SQ":
+        return False
+    return any(
+        _by_reference(inner) for item in element.get("Value") or () for inner in item.values()
+    )
+
+
+def _check_frame_index(dataset: Dataset, frame_index: int) -> None:
     count = number_of_frames(dataset)
     if not 0 <= frame_index < count:
         raise InvalidArgument(
             f"Frame {frame_index + 1} does not exist: the instance has {count} "
             f"frame{'s' if count != 1 else ''}."
         )
-    file_meta = getattr(dataset, "file_meta", None)
-    transfer_syntax = file_meta.get("TransferSyntaxUID") if file_meta is not None else None
-    if not transfer_syntax:
-        raise NotAcceptable("The instance has no Transfer Syntax UID, so it cannot be decoded.")
+
+
+def _decoder(transfer_syntax: UID) -> Any:
     try:
         decoder = get_decoder(transfer_syntax)
     except NotImplementedError:
@@ -431,10 +543,22 @@ def decode_frame(dataset: Dataset, frame_index: int) -> DecodedFrame:
             f"No decoder for transfer syntax {transfer_syntax} ({transfer_syntax.name}) is "
             f"installed (missing {missing}), so the instance cannot be rendered."
         )
+    return decoder
+
+
+def _decoded(
+    decoder: Any,
+    source: Dataset | bytes,
+    index: int,
+    frame_index: int,
+    dataset: Dataset,
+    options: dict[str, Any] | None = None,
+) -> DecodedFrame:
+    """Frame ``index`` of ``source`` decoded, with ``dataset``'s Image Pixel attributes
+    (``options`` overriding them): the frame at ``frame_index`` of the instance."""
     try:
-        pixels, meta = decoder.as_array(
-            dataset, index=frame_index, raw=False, **as_pixel_options(dataset)
-        )
+        pixel_options = as_pixel_options(dataset, **(options or {}))
+        pixels, meta = decoder.as_array(source, index=index, raw=False, **pixel_options)
     except Exception as error:  # the decoders raise anything: a plugin's error text is the news
         raise FailedPrecondition(
             f"Frame {frame_index + 1} of the instance could not be decoded: {error}"
@@ -601,16 +725,18 @@ def _grayscale(
     """Stored values → Modality LUT → VOI LUT → 8 bits."""
     if pixels.dtype.kind in "ui" and pixels.dtype.itemsize <= 2:
         domain, unsigned = _domain(pixels.dtype)
-        modality = _modality_lut(dataset, frame_index, domain)
+        table = _known_table(dataset, frame_index, pixels.dtype, window)
+        if table is None:
+            modality = _modality_lut(dataset, frame_index, domain)
 
-        def default_window() -> Window:
-            if (bits := _shown_as_stored(dataset)) is not None:
-                return Window.covering(0, (1 << bits) - 1)
-            low, high = pixels.min(), pixels.max()
-            present = modality[(domain >= low) & (domain <= high)]
-            return Window.covering(float(present.min()), float(present.max()))
+            def default_window() -> Window:
+                if (bits := _shown_as_stored(dataset)) is not None:
+                    return Window.covering(0, (1 << bits) - 1)
+                low, high = pixels.min(), pixels.max()
+                present = modality[(domain >= low) & (domain <= high)]
+                return Window.covering(float(present.min()), float(present.max()))
 
-        table = _voi_lut(dataset, frame_index, modality, window, default_window)
+            table = _voi_lut(dataset, frame_index, modality, window, default_window)
         # np.take: about twice as fast as fancy indexing for a table lookup of every pixel.
         gray: npt.NDArray[np.uint8] = np.take(table, np.ascontiguousarray(pixels).view(unsigned))
         return gray
@@ -666,6 +792,11 @@ def _modality_lut(
     if dataset.get("ModalityLUTSequence") and stored.dtype.kind in "ui":
         mapped = _stored_data_step("its Modality LUT", apply_modality_lut, stored, dataset)
         return mapped.astype(np.float64)
+    return _rescaled(stored, *_rescale(dataset, frame_index))
+
+
+def _rescale(dataset: Dataset, frame_index: int) -> tuple[float | None, float | None]:
+    """The frame's Rescale Slope and Intercept (absent or unusable: None)."""
     slope = _first_number(
         _frame_attribute(dataset, frame_index, "PixelValueTransformationSequence", "RescaleSlope")
     )
@@ -674,12 +805,46 @@ def _modality_lut(
             dataset, frame_index, "PixelValueTransformationSequence", "RescaleIntercept"
         )
     )
+    return slope, intercept
+
+
+def _rescaled(
+    stored: npt.NDArray[Any], slope: float | None, intercept: float | None
+) -> npt.NDArray[np.float64]:
     values = stored.astype(np.float64)
     if slope is not None and slope != 1:
         values *= slope
     if intercept:
         values += intercept
     return values
+
+
+def _known_table(
+    dataset: Dataset, frame_index: int, dtype: np.dtype[Any], window: Window | None
+) -> npt.NDArray[np.uint8] | None:
+    """The lookup table of an integer frame when it depends on a few numbers only — a rescale
+    (no Modality LUT Sequence) and a window (asked for, or the data set's) — else None.
+
+    Those tables are shared: the slices of a series mostly have the same rescale and window,
+    and building one costs more than rendering with it.
+    """
+    if dataset.get("ModalityLUTSequence"):
+        return None
+    chosen = window or _dataset_window(dataset, frame_index)
+    if chosen is None:
+        return None
+    return _window_table(dtype, *_rescale(dataset, frame_index), chosen)
+
+
+@lru_cache(maxsize=64)  # 64 KiB each at most (16-bit values)
+def _window_table(
+    dtype: np.dtype[Any], slope: float | None, intercept: float | None, window: Window
+) -> npt.NDArray[np.uint8]:
+    """Every value of ``dtype`` rescaled and windowed, as ``_grayscale`` would map it."""
+    domain, _ = _domain(dtype)
+    table = _apply_window(_rescaled(domain, slope, intercept), window)
+    table.flags.writeable = False
+    return table
 
 
 def _dataset_window(dataset: Dataset, frame_index: int) -> Window | None:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 
 from dicomstore.index.engine import create_index_engine
 from dicomstore.index.group_commit import GroupCommit
 from dicomstore.index.migrate import upgrade
+from dicomstore.index.prepared import PreparedRead
 
 __all__ = ["Index"]
 
@@ -23,6 +24,13 @@ class Index:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         self._group = GroupCommit(self.transaction)
+        self._prepared: dict[int, tuple[sa.Select[Any], PreparedRead]] = {}
+
+    @property
+    def embedded(self) -> bool:
+        """Whether the database runs inside this process (SQLite): a query is a library call on
+        local pages, with no network round trip."""
+        return self.engine.dialect.name == "sqlite"
 
     @classmethod
     def open(cls, url: str, *, migrate: bool = True) -> Index:
@@ -41,6 +49,16 @@ class Index:
         """One transaction: committed when the block ends, rolled back if it raises."""
         with self.engine.begin() as connection:
             yield connection
+
+    def prepared(self, statement: sa.Select[Any]) -> PreparedRead:
+        """``statement``, a module-level constant, prepared for this index once
+        (``prepared.py``): for the hottest reads, run outside ``transaction()``."""
+        found = self._prepared.get(id(statement))
+        if found is None:
+            # The statement is kept with its read, so that its id cannot be reused.
+            found = (statement, PreparedRead(self.engine, statement))
+            self._prepared[id(statement)] = found
+        return found[1]
 
     def grouped(
         self, work: Callable[[sa.Connection], T], *, queued: Callable[[], None] | None = None

@@ -13,13 +13,16 @@ import functools
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dicomstore.index.schema import datasets, dicom_stores, instances, series, studies
 from dicomstore.names import DicomStoreName
+
+if TYPE_CHECKING:
+    from dicomstore.index.database import Index
 
 __all__ = [
     "NAMED_STORE_PK",
@@ -35,12 +38,14 @@ __all__ = [
     "known_blob_keys",
     "locate",
     "locate_in_named_store",
+    "locate_named",
     "metadata_in_named_store",
     "metadata_of",
     "metadata_text",
     "named_store_keys",
     "named_store_pk",
     "page_of_store",
+    "read_metadata_text",
     "remove",
     "series_totals",
     "store_instance_count",
@@ -406,6 +411,9 @@ def _in_named_store(query: sa.Select[Any], level: int) -> sa.Select[Any]:
 
 
 _LOCATION_BY_LEVEL = tuple(_in_named_store(_LOCATION, level) for level in range(3))
+_FIRST_LOCATIONS_BY_LEVEL = tuple(
+    statement.limit(sa.bindparam("limit")) for statement in _LOCATION_BY_LEVEL
+)
 _METADATA_BY_LEVEL = tuple(
     _in_named_store(sa.select(sa.cast(instances.c.metadata, sa.Text)), level) for level in range(3)
 )
@@ -429,6 +437,26 @@ def locate_in_named_store(
     instances do not exist (the caller tells which)."""
     level, values = _named_scope(name, study, series_uid, sop)
     return [InstanceLocation(*row) for row in tx.execute(_LOCATION_BY_LEVEL[level], values)]
+
+
+def locate_named(
+    index: Index,
+    name: DicomStoreName,
+    study: str,
+    series_uid: str | None = None,
+    sop: str | None = None,
+    *,
+    limit: int | None = None,
+) -> list[InstanceLocation]:
+    """``locate_in_named_store`` as a prepared read, outside any transaction: the lookup of
+    every WADO request, at a third of the cost (``prepared.py``). With ``limit``, only the
+    first ``limit`` instances."""
+    level, values = _named_scope(name, study, series_uid, sop)
+    if limit is None:
+        rows = index.prepared(_LOCATION_BY_LEVEL[level]).rows(values)
+    else:
+        rows = index.prepared(_FIRST_LOCATIONS_BY_LEVEL[level]).rows({**values, "limit": limit})
+    return [InstanceLocation(*row) for row in rows]
 
 
 def metadata_in_named_store(
@@ -505,6 +533,17 @@ def metadata_text(tx: sa.Connection, instance_pk: int) -> str | None:
     """One instance's stored DICOM JSON, serialised (see ``metadata_of``)."""
     document = sa.cast(instances.c.metadata, sa.Text)
     return tx.execute(sa.select(document).where(instances.c.pk == instance_pk)).scalar()
+
+
+_METADATA_TEXT_BY_PK = sa.select(sa.cast(instances.c.metadata, sa.Text)).where(
+    instances.c.pk == sa.bindparam("pk")
+)
+
+
+def read_metadata_text(index: Index, instance_pk: int) -> str | None:
+    """``metadata_text`` as a prepared read, outside any transaction (``prepared.py``)."""
+    rows = index.prepared(_METADATA_TEXT_BY_PK).rows({"pk": instance_pk})
+    return rows[0][0] if rows else None
 
 
 def _locked_study(tx: sa.Connection, store_pk: int, study: str) -> int | None:

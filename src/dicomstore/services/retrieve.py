@@ -16,7 +16,7 @@ import pydicom
 from pydicom.dataset import Dataset
 from pydicom.uid import UID
 
-from dicomstore.blobs import BlobStore
+from dicomstore.blobs import BlobStore, reads_locally
 from dicomstore.dicom import bulk_data_value, to_little_endian
 from dicomstore.dicom.frames import native_frames
 from dicomstore.dicom.json import walk_bulk_data
@@ -44,12 +44,18 @@ __all__ = [
     "absolute_bulk_data_uris",
     "locate",
     "parse_frame_numbers",
+    "sent_as_stored",
 ]
 
 _CHUNK = 256 * 1024
 # Blobs up to this size are read whole with one positioned read and sent as one body or part
 # (cheaper than chunked reads); larger ones are streamed in chunks so memory stays bounded.
 WHOLE_READ_MAX = 8 * 1024 * 1024
+# Reads up to this size are done at once by the ``*_at_once`` methods, when the storage is local:
+# from the page cache that takes tens of microseconds, less than handing the work to a thread.
+AT_ONCE_MAX = 2 * 1024 * 1024
+# ... and lookups of up to this many instances (a larger study is located in a worker thread).
+AT_ONCE_INSTANCES = 64
 # BulkDataURIs are stored relative to the store's dicomWeb root and made absolute on the way out.
 # Stored text is compact JSON (the engine's serialiser) or, read back from PostgreSQL JSONB or
 # written by older versions, ``json.dumps`` form with a space after the colon.
@@ -123,27 +129,62 @@ def parse_frame_numbers(text: str) -> list[int]:
     return numbers
 
 
-def locate(index: Index, scope: Scope) -> list[InstanceLocation]:
-    """The instances in ``scope``, in series and instance order; NotFound if there are none."""
-    with index.transaction() as tx:
-        found = instance_rows.locate_in_named_store(
-            tx, scope.store, scope.study, scope.series, scope.instance
-        )
-        if not found:
-            store_rows.get_by_name(tx, scope.store)  # NotFound naming a missing store or dataset
+def locate(index: Index, scope: Scope, *, limit: int | None = None) -> list[InstanceLocation]:
+    """The instances in ``scope`` (the first ``limit`` of them), in series and instance order;
+    NotFound if there are none."""
+    store, study, series, instance = scope.store, scope.study, scope.series, scope.instance
+    found = instance_rows.locate_named(index, store, study, series, instance, limit=limit)
     if not found:
+        with index.transaction() as tx:
+            store_rows.get_by_name(tx, scope.store)  # NotFound naming a missing store or dataset
         raise NotFound(f"{scope.describe()} not found.")
     return found
 
 
 class RetrieveService:
+    """WADO-RS reads.
+
+    `retrieval_at_once` and `frames_at_once` are the event loop's twins of `retrieval` and
+    `frames`. With an embedded index and local blobs (`answers_at_once`), a small read sent as
+    stored takes less time than handing it to a worker thread (from the page cache; a cold read
+    waits for the disk, as an SQLite query does), so the twin does it. Otherwise — conversion,
+    large bytes, a study too large to locate at once, remote storage — it returns None and the
+    caller runs the plain method in a thread. `reads_at_once` says the same of `instance_body`.
+    """
+
     def __init__(self, index: Index, blobs: BlobStore, cache: FrameCache) -> None:
         self.index = index
         self.blobs = blobs
         self.cache = cache
+        self.answers_at_once = index.embedded and reads_locally(blobs)
 
     def locate(self, scope: Scope) -> list[InstanceLocation]:
         return locate(self.index, scope)
+
+    def retrieval_at_once(self, scope: Scope, transfer_syntaxes: list[str]) -> Retrieval | None:
+        """`retrieval`, when the scope holds at most `AT_ONCE_INSTANCES` instances, all sent as
+        stored in the first of ``transfer_syntaxes``, the first of them small (see the class);
+        else None."""
+        if not self.answers_at_once:
+            return None
+        instances = locate(self.index, scope, limit=AT_ONCE_INSTANCES + 1)
+        if len(instances) > AT_ONCE_INSTANCES:
+            return None
+        syntax = transfer_syntaxes[0]
+        if not all(sent_as_stored(instance, syntax) for instance in instances):
+            return None
+        if not self.reads_at_once(instances[0], syntax):
+            return None
+        return Retrieval(instances, 0, self.instance_body(instances[0], syntax))
+
+    def reads_at_once(self, instance: InstanceLocation, transfer_syntax: str) -> bool:
+        """Whether `instance_body` of ``instance`` is quick enough for the event loop: local
+        storage, sent as stored, small (see the class)."""
+        return (
+            self.answers_at_once
+            and sent_as_stored(instance, transfer_syntax)
+            and instance.blob_size_bytes <= AT_ONCE_MAX
+        )
 
     def retrieval(self, scope: Scope, transfer_syntaxes: list[str]) -> Retrieval:
         """The instances in scope, the first of ``transfer_syntaxes`` they can all be sent in,
@@ -238,6 +279,27 @@ class RetrieveService:
             raise NotFound(f"{scope.describe()} not found.")
         return absolute_bulk_data_uris(f"[{','.join(documents)}]", dicomweb_url).encode()
 
+    def frames_at_once(
+        self, scope: Scope, numbers: list[int], transfer_syntax: str
+    ) -> list[Frame] | None:
+        """`frames`, when they are sent as stored, by range, and are small (see the class);
+        else None."""
+        if not self.answers_at_once:
+            return None
+        (instance,) = self.locate(scope)
+        ranges = instance.frame_ranges
+        if not sent_as_stored(instance, transfer_syntax) or ranges is None:
+            return None
+        _check_frame_numbers(scope, instance, numbers)
+        chosen = [ranges[number - 1] for number in numbers]
+        if sum(length for frame in chosen for _, length in frame) > AT_ONCE_MAX:
+            return None
+        stored = instance.transfer_syntax_uid
+        return [
+            Frame(number, self._read_ranges(instance.blob_key, frame), stored)
+            for number, frame in zip(numbers, chosen, strict=True)
+        ]
+
     def frames(self, scope: Scope, numbers: list[int], transfer_syntax: str) -> list[Frame]:
         """Each requested frame of one instance, as stored (``*``) or in ``transfer_syntax``."""
         (instance,) = self.locate(scope)
@@ -251,15 +313,7 @@ class RetrieveService:
                     f"The frames of {scope.describe()} are stored in transfer syntax {stored} "
                     f"and cannot be sent in {transfer_syntax}: {capability.reason}"
                 )
-        count = instance.number_of_frames or 0
-        if count == 0:
-            raise InvalidArgument(f"{scope.describe()} has no pixel data, so it has no frames.")
-        out_of_range = [number for number in numbers if number > count]
-        if out_of_range:
-            raise InvalidArgument(
-                f"Frame {out_of_range[0]} is out of range: {scope.describe()} has {count} "
-                f"frame{'s' if count != 1 else ''}."
-            )
+        count = _check_frame_numbers(scope, instance, numbers)
         sent = stored if transfer_syntax == "*" else transfer_syntax
         if instance.frame_ranges is None and UID(stored).is_deflated:
             # A deflated file is a zlib stream: no byte range of it is a frame (rare: inflate).
@@ -323,6 +377,25 @@ class RetrieveService:
         """The whole data set of a stored instance, read into memory."""
         with self.blobs.open(instance.blob_key) as stream:
             return pydicom.dcmread(stream)
+
+
+def sent_as_stored(instance: InstanceLocation, transfer_syntax: str) -> bool:
+    """Whether asking for ``transfer_syntax`` (``*``: as stored) gets the stored bytes."""
+    return transfer_syntax in ("*", instance.transfer_syntax_uid)
+
+
+def _check_frame_numbers(scope: Scope, instance: InstanceLocation, numbers: list[int]) -> int:
+    """The instance's number of frames; InvalidArgument if it has none or fewer than asked."""
+    count = instance.number_of_frames or 0
+    if count == 0:
+        raise InvalidArgument(f"{scope.describe()} has no pixel data, so it has no frames.")
+    out_of_range = [number for number in numbers if number > count]
+    if out_of_range:
+        raise InvalidArgument(
+            f"Frame {out_of_range[0]} is out of range: {scope.describe()} has {count} "
+            f"frame{'s' if count != 1 else ''}."
+        )
+    return count
 
 
 def _inflated_frames(dataset: Dataset, count: int, scope: Scope) -> list[bytes]:

@@ -11,6 +11,7 @@ import pytest
 from PIL import Image
 from pydicom.data import get_testdata_file
 
+from dicomstore.dicom.render import RenderParameters, render_frame
 from tests.processes import ServerProcess
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -58,6 +59,24 @@ def test_an_instance_renders_as_jpeg_by_default_and_png_on_request(
     assert jpeg.size == (dataset.Columns, dataset.Rows)
     png = _image(http.get(f"{path}/rendered", headers={"Accept": "image/png"}), "png")
     assert png.size == (dataset.Columns, dataset.Rows)
+
+
+@pytest.mark.parametrize("name", FILES)
+@pytest.mark.parametrize(
+    ("accept", "query"), [("image/jpeg", {}), ("image/png", {"window": "100,300"})]
+)
+def test_rendered_bytes_are_those_of_the_file(
+    http: httpx.Client, stored: dict[str, Any], name: str, accept: str, query: dict[str, str]
+) -> None:
+    # Native pixel data renders from the frame's byte range and the stored attributes; the
+    # others from the file: the same bytes either way, twice (the second from the cache).
+    dataset, path = stored[name]
+    expected = render_frame(dataset, 0, accept, RenderParameters.parse(list(query.items())))
+    for resource in (f"{path}/rendered", f"{path}/frames/1/rendered"):
+        for _ in range(2):
+            response = http.get(resource, params=query, headers={"Accept": accept})
+            assert response.status_code == 200, response.text
+            assert response.content == expected
 
 
 def test_a_frame_renders_with_a_viewport(http: httpx.Client, stored: dict[str, Any]) -> None:

@@ -502,6 +502,13 @@ def test_study_and_series_retrieval(server: ServerProcess, healthcare: Any, stud
         healthcare, "retrieveSeries", study.store, f"studies/{study.study}/series/{study.series_a}"
     )
     assert [content for _, content in series.parts()] == [part10(d) for d in study.a]
+    # Sent as stored, the length is known up front; transcoded (series b's), it is not.
+    for sent_as_stored in (whole, series):
+        assert sent_as_stored.headers["content-length"] == str(len(sent_as_stored.content))
+        assert "transfer-encoding" not in sent_as_stored.headers
+    transcoded = _retrieve(healthcare, "retrieveStudy", study.store, f"studies/{study.study}")
+    assert len(transcoded.parts()) == len(study.a) + len(study.b)
+    assert transcoded.headers.get("transfer-encoding") == "chunked"
     client = client_for(server, study.store)
     retrieved = client.retrieve_study(study.study)
     assert [d.SOPInstanceUID for d in retrieved] == [d.SOPInstanceUID for d in [*study.a, *study.b]]
@@ -765,6 +772,7 @@ def test_an_instance_too_large_to_read_whole_is_streamed_alone_and_in_its_series
     series_path = f"studies/{study_uid}/series/{series_uid}"
     series = _retrieve(healthcare, "retrieveSeries", store, series_path, accept=ANY_SYNTAX_PART10)
     assert [content for _, content in series.parts()] == files
+    assert series.headers["content-length"] == str(len(series.content))
     alone = _retrieve(
         healthcare,
         "retrieveInstance",
@@ -773,3 +781,4 @@ def test_an_instance_too_large_to_read_whole_is_streamed_alone_and_in_its_series
         accept="application/dicom; transfer-syntax=*",
     )
     assert alone.content == files[1]
+    assert alone.headers["content-length"] == str(len(files[1]))

@@ -28,9 +28,11 @@ from dicomstore.api.http.multipart import (
     Part,
     PartHeaders,
     amultipart_chunks,
+    boundary_for,
     iter_parts,
     multipart_boundary,
     multipart_chunks,
+    multipart_length,
     new_boundary,
     parse_media_type,
 )
@@ -271,6 +273,40 @@ def test_writer_refuses_what_it_cannot_write() -> None:
         write([], "b")
     assert RFC_BOUNDARY.fullmatch("x" * 70)
     assert write([({}, b"")], "x" * 70).startswith(b"--" + b"x" * 70 + b"\r\n")
+
+
+def test_a_steady_boundary_only_for_bodies_without_it() -> None:
+    bodies = [b"DICM" * 1000, b"", b"\r\n--not the boundary"]
+    steady = boundary_for(bodies)
+    assert boundary_for([b"other"]) == steady  # the same for every clean body of the process
+    assert RFC_BOUNDARY.fullmatch(steady)
+    parts = [({"Content-Type": "application/octet-stream"}, body) for body in bodies]
+    assert [content for _, content in parse(write(parts, steady), steady)] == bodies
+    for tricky in (
+        [b"x" * 10 + b"\r\n--" + steady.encode() + b"--\r\n"],  # its delimiter inside
+        [b"fine", ("--" + steady + "\r\nContent-Type: text/plain\r\n\r\nforged").encode()],
+        [b"\0" * (2 * 1024 * 1024 + 1)],  # too large to be worth scanning
+    ):
+        fresh = boundary_for(tricky)
+        assert fresh != steady
+        tricky_parts: list[tuple[dict[str, str], bytes]] = [({}, body) for body in tricky]
+        assert [content for _, content in parse(write(tricky_parts, fresh), fresh)] == tricky
+
+
+def test_multipart_length_is_the_written_length() -> None:
+    same = {"Content-Type": "application/dicom; transfer-syntax=1.2.840.10008.1.2.1"}
+    none: dict[str, str] = {}
+    for parts in (
+        [(none, b"")],
+        [(same, b"one"), (same, b""), ({"Content-Type": "text/plain"}, b"three"), (same, b"4")],
+        [({"A": "1", "B": "2"}, b"x" * 1000)] * 5,
+    ):
+        lengths = [(fields, len(body)) for fields, body in parts]
+        assert multipart_length(lengths, "b") == len(write(parts, "b"))
+    with pytest.raises(ValueError, match="at least one part"):
+        multipart_length([], "b")
+    with pytest.raises(ValueError, match="Not an RFC 2046 boundary"):
+        multipart_length([({}, 1)], "bad;")
 
 
 def test_async_writer_writes_what_the_sync_one_does() -> None:

@@ -15,6 +15,7 @@ from dicomstore.api.http.negotiation import (
     STORE_OFFERS,
     MediaRange,
     Offer,
+    OfferSet,
     negotiate,
     parse_accept,
     rank,
@@ -350,3 +351,56 @@ def test_resource_offers_follow_the_spec() -> None:
     assert str(negotiate(None, BULKDATA_OFFERS)) == (  # §4.5
         'multipart/related; type="application/octet-stream"; transfer-syntax=*'
     )
+
+
+@pytest.mark.parametrize(
+    "accept",
+    [
+        None,
+        "",
+        'multipart/related; type="application/dicom"',
+        f'multipart/related; type="application/dicom"; transfer-syntax={JPEG_BASELINE}, */*;q=0.1',
+        "application/dicom; transfer-syntax=*",
+    ],
+)
+def test_offer_set_answers_as_rank_and_negotiate(accept: str | None) -> None:
+    offers = OfferSet(INSTANCE)
+    for _ in range(2):  # computed, then remembered
+        assert offers.rank(accept) == tuple(rank(accept, INSTANCE))
+        assert offers.negotiate(accept) == negotiate(accept, INSTANCE)
+
+
+def test_offer_set_remembers_a_bounded_number_of_accept_values(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[str | None] = []
+    real_rank = negotiation.rank
+
+    def counting_rank(accept: str | None, offers: tuple[Offer, ...]) -> list[Offer]:
+        calls.append(accept)
+        return real_rank(accept, offers)
+
+    monkeypatch.setattr(negotiation, "rank", counting_rank)
+    offers = OfferSet(RENDERED_OFFERS, cache_size=2)
+    for accept in ("image/png", "image/png", "image/jpeg", "image/png"):
+        offers.negotiate(accept)
+    assert calls == ["image/png", "image/jpeg"]
+    # A third value pushes out the least recently used (image/jpeg), not image/png.
+    for accept in ("image/*", "image/png", "image/jpeg"):
+        offers.negotiate(accept)
+    assert calls == ["image/png", "image/jpeg", "image/*", "image/jpeg"]
+
+
+def test_offer_set_refuses_as_negotiate_does() -> None:
+    offers = OfferSet(RENDERED_OFFERS)
+    with pytest.raises(NotAcceptable) as refused:
+        offers.negotiate("application/dicom")
+    with pytest.raises(NotAcceptable) as expected:
+        negotiate("application/dicom", RENDERED_OFFERS)
+    assert refused.value.message == expected.value.message
+    assert offers.rank("application/dicom") == ()
+    for _ in range(2):  # a malformed value is never remembered: it raises each time
+        with pytest.raises(InvalidArgument):
+            offers.rank("image/png;q=2")
+    with pytest.raises(ValueError):
+        OfferSet(())

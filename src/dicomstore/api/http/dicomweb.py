@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Iterator, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, ParamSpec, TypeVar
 
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.requests import Request
@@ -27,9 +28,11 @@ from dicomstore.api.http.multipart import (
     MediaType,
     Part,
     amultipart_chunks,
+    boundary_for,
     iter_parts,
     multipart_boundary,
     multipart_chunks,
+    multipart_length,
     new_boundary,
     parse_media_type,
 )
@@ -41,8 +44,8 @@ from dicomstore.api.http.negotiation import (
     SEARCH_OFFERS,
     STORE_OFFERS,
     Offer,
+    OfferSet,
     negotiate,
-    rank,
     transfer_syntax_offers,
 )
 from dicomstore.dicom.attributes import Level
@@ -66,11 +69,20 @@ from dicomstore.dicom.xml import to_dicom_xml
 from dicomstore.errors import InvalidArgument
 from dicomstore.names import DicomStoreName
 from dicomstore.services import Services
-from dicomstore.services.retrieve import InstanceBody, Retrieval, Scope, parse_frame_numbers
+from dicomstore.services.retrieve import (
+    InstanceBody,
+    Retrieval,
+    Scope,
+    parse_frame_numbers,
+    sent_as_stored,
+)
 from dicomstore.services.staging import StagedFile
 from dicomstore.services.stow import StowTarget, Turn
 
 __all__ = ["routes"]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
 
 DICOMWEB = STORE_PATH + "/dicomWeb"
 STUDY = DICOMWEB + "/studies/{study:id}"
@@ -119,11 +131,26 @@ _FRAME_OFFERS = tuple(
         *transfer_syntax_offers(media, syntaxes, default=default),
     )
 )
+# Each WADO resource's offers, negotiated once per distinct Accept value.
+_INSTANCES = OfferSet(_INSTANCE_OFFERS)
+_SINGLE_INSTANCE = OfferSet(_SINGLE_INSTANCE_OFFERS)
+_FRAMES = OfferSet(_FRAME_OFFERS)
+_METADATA = OfferSet(METADATA_OFFERS)
+_BULK_DATA = OfferSet(BULKDATA_OFFERS)
+_RENDERED = OfferSet(RENDERED_OFFERS)
+# GIF (animated, for multi-frame instances) is the standard's, not Google's (spec §4.3).
+_RENDERED_STANDARD = OfferSet((*RENDERED_OFFERS, Offer("image/gif")))
+_SEARCH = OfferSet(SEARCH_OFFERS)
 
 
 def _store_name(request: Request) -> DicomStoreName:
     path = request.path_params
-    return DicomStoreName.of(path["project"], path["location"], path["dataset"], path["store"])
+    return _named(path["project"], path["location"], path["dataset"], path["store"])
+
+
+# Checking a name's IDs character by character costs as much as a small read; clients use a few
+# stores. An invalid name raises each time (errors are not cached).
+_named = lru_cache(maxsize=256)(DicomStoreName.of)
 
 
 def _services(request: Request) -> Services:
@@ -147,6 +174,20 @@ def _base_url(request: Request) -> str:
 
 def _dicomweb_url(request: Request, store: DicomStoreName) -> str:
     return f"{_base_url(request)}/v1/{store}/dicomWeb"
+
+
+async def _quickly(
+    at_once: Callable[_P, _T | None],
+    in_thread: Callable[_P, _T],
+    *args: _P.args,
+    **kwargs: _P.kwargs,
+) -> _T:
+    """The answer of ``at_once``, a service's event-loop twin of ``in_thread``; when it declines
+    (None: the work would be slow), that of ``in_thread`` in a worker thread."""
+    answer = at_once(*args, **kwargs)
+    if answer is None:
+        return await run_in_threadpool(in_thread, *args, **kwargs)
+    return answer
 
 
 def _scope(request: Request) -> Scope:
@@ -177,10 +218,19 @@ class _PiecesResponse(Response):
 def _multipart_body(
     parts: list[tuple[Mapping[str, str], bytes]], content_type: MediaType
 ) -> Response:
-    """A multipart answer whose parts are already in memory: no streaming machinery."""
-    boundary = new_boundary()
-    media_type = MediaType(content_type.type, {**content_type.params, "boundary": boundary})
-    return _PiecesResponse(list(multipart_chunks(parts, boundary)), str(media_type))
+    """A multipart answer whose parts are already in memory: no streaming machinery, and the
+    steady boundary when the bodies allow (``multipart.boundary_for``)."""
+    boundary = boundary_for([body for _, body in parts])
+    media_type = _with_boundary(str(content_type), boundary)
+    return _PiecesResponse(list(multipart_chunks(parts, boundary)), media_type)
+
+
+@lru_cache(maxsize=64)
+def _with_boundary(content_type: str, boundary: str) -> str:
+    """``content_type`` with a ``boundary`` parameter (checked as `MediaType` checks it); the
+    steady boundary makes the same few values again and again."""
+    media_type = parse_media_type(content_type)
+    return str(MediaType(media_type.type, {**media_type.params, "boundary": boundary}))
 
 
 def _multipart(
@@ -435,50 +485,69 @@ async def retrieve_instances(request: Request) -> Response:
     scope = _scope(request)
     single = scope.instance is not None
     accept = request.headers.get("accept")
-    offers = _SINGLE_INSTANCE_OFFERS if single else _INSTANCE_OFFERS
-    ranked = rank(accept, offers)  # 400 for a malformed header
+    offers = _SINGLE_INSTANCE if single else _INSTANCES
+    ranked = offers.rank(accept)  # 400 for a malformed header
     if not ranked:
-        negotiate(accept, offers)  # raises NotAcceptable (406) naming what is offered
+        offers.negotiate(accept)  # raises NotAcceptable (406) naming what is offered
     syntaxes = [offer.transfer_syntax or "*" for offer in ranked]
-    retrieval = await run_in_threadpool(services.retrieve.retrieval, scope, syntaxes)
+    retrieve = services.retrieve
+    retrieval = await _quickly(retrieve.retrieval_at_once, retrieve.retrieval, scope, syntaxes)
     offer = ranked[retrieval.choice]
     syntax = syntaxes[retrieval.choice]
     first = retrieval.first
+    instances = retrieval.instances
+    # Sent as stored, the length is known before any byte is read: a Content-Length, so that
+    # neither side pays for chunked framing (an extra copy of every part on each side).
+    as_stored = all(sent_as_stored(instance, syntax) for instance in instances)
     if offer.media_type == _DICOM:
         media = offer.content_type(first.transfer_syntax_uid)
         if first.data is not None:
             return Response(first.data, media_type=media)
-        _, chunks = services.retrieve.instance_chunks(retrieval.instances[0], syntax)
-        return StreamingResponse(chunks, media_type=media)
+        _, chunks = retrieve.instance_chunks(instances[0], syntax)
+        length = {"Content-Length": str(instances[0].blob_size_bytes)} if as_stored else None
+        return StreamingResponse(chunks, media_type=media, headers=length)
     media_type = MediaType("multipart/related", {"type": _DICOM})
     if syntax != "*":
         media_type = MediaType(media_type.type, {**media_type.params, "transfer-syntax": syntax})
-    if len(retrieval.instances) == 1 and first.data is not None:
+    if len(instances) == 1 and first.data is not None:
         return _multipart_body([(_instance_headers(first), first.data)], media_type)
     boundary = new_boundary()
+    length = None
+    if as_stored:
+        sizes = [
+            (_part_headers(part.transfer_syntax_uid), part.blob_size_bytes) for part in instances
+        ]
+        length = {"Content-Length": str(multipart_length(sizes, boundary))}
     return StreamingResponse(
         amultipart_chunks(_instance_parts(services, retrieval, syntax), boundary),
         media_type=str(MediaType(media_type.type, {**media_type.params, "boundary": boundary})),
+        headers=length,
     )
 
 
 def _instance_headers(body: InstanceBody) -> Mapping[str, str]:
-    return {"Content-Type": f"{_DICOM}; transfer-syntax={body.transfer_syntax_uid}"}
+    return _part_headers(body.transfer_syntax_uid)
+
+
+def _part_headers(transfer_syntax: str) -> Mapping[str, str]:
+    return {"Content-Type": f"{_DICOM}; transfer-syntax={transfer_syntax}"}
 
 
 async def _instance_parts(
     services: Services, retrieval: Retrieval, syntax: str
 ) -> AsyncIterator[tuple[Mapping[str, str], bytes | AsyncIterator[bytes]]]:
-    """Each instance as one part, read whole in a worker thread while the one before is sent
-    (at most two instances in memory); a large one streamed in chunks."""
+    """Each instance as one part, read whole — on the event loop when that is quick
+    (``RetrieveService.reads_at_once``), else in a worker thread while the one before is sent
+    (at most two instances in memory) — or, when large, streamed in chunks."""
     retrieve = services.retrieve
     instances = retrieval.instances
     body = retrieval.first
     for position, instance in enumerate(instances):
+        upcoming = instances[position + 1] if position + 1 < len(instances) else None
         following = None
-        if position + 1 < len(instances):
+        if upcoming is not None and not retrieve.reads_at_once(upcoming, syntax):
             following = asyncio.ensure_future(
-                run_in_threadpool(retrieve.instance_body, instances[position + 1], syntax)
+                run_in_threadpool(retrieve.instance_body, upcoming, syntax)
             )
         try:
             if body.data is not None:
@@ -492,13 +561,15 @@ async def _instance_parts(
             raise
         if following is not None:
             body = await following
+        elif upcoming is not None:
+            body = retrieve.instance_body(upcoming, syntax)
 
 
 async def retrieve_metadata(request: Request) -> Response:
     """Metadata of a study, series or instance (PS3.18 §10.4.1.1.2)."""
     services = _services(request)
     scope = _scope(request)
-    offer = negotiate(request.headers.get("accept"), METADATA_OFFERS)
+    offer = _METADATA.negotiate(request.headers.get("accept"))
     body = await run_in_threadpool(
         services.retrieve.metadata_json, scope, _dicomweb_url(request, scope.store)
     )
@@ -514,10 +585,10 @@ async def retrieve_frames(request: Request) -> Response:
     services = _services(request)
     scope = _scope(request)
     numbers = parse_frame_numbers(request.path_params["frames"])
-    offer = negotiate(request.headers.get("accept"), _FRAME_OFFERS)
-    frames = await run_in_threadpool(
-        services.retrieve.frames, scope, numbers, offer.transfer_syntax or "*"
-    )
+    offer = _FRAMES.negotiate(request.headers.get("accept"))
+    retrieve = services.retrieve
+    syntax = offer.transfer_syntax or "*"
+    frames = await _quickly(retrieve.frames_at_once, retrieve.frames, scope, numbers, syntax)
     if offer.media_type != "multipart/related":
         if len(frames) != 1:
             raise InvalidArgument(
@@ -539,7 +610,7 @@ async def retrieve_bulk_data(request: Request) -> Response:
     """A bulk data element by the path of its BulkDataURI (spec §4.5)."""
     services = _services(request)
     scope = _scope(request)
-    offer: Offer = negotiate(request.headers.get("accept"), BULKDATA_OFFERS)
+    offer: Offer = _BULK_DATA.negotiate(request.headers.get("accept"))
     data = await run_in_threadpool(services.retrieve.bulk_data, scope, request.path_params["path"])
     if offer.media_type == _OCTETS:
         return Response(data, media_type=_OCTETS)
@@ -560,11 +631,8 @@ def _single_frame_number(request: Request) -> int | None:
     return numbers[0]
 
 
-def _image_offers(services: Services) -> tuple[Offer, ...]:
-    # GIF (animated, for multi-frame instances) is the standard's, not Google's (spec §4.3).
-    if services.search.mode is QidoMode.STANDARD:
-        return (*RENDERED_OFFERS, Offer("image/gif"))
-    return RENDERED_OFFERS
+def _image_offers(services: Services) -> OfferSet:
+    return _RENDERED_STANDARD if services.search.mode is QidoMode.STANDARD else _RENDERED
 
 
 async def retrieve_rendered(request: Request) -> Response:
@@ -572,7 +640,7 @@ async def retrieve_rendered(request: Request) -> Response:
     services = _services(request)
     scope = _scope(request)
     frame = _single_frame_number(request)
-    offer = negotiate(request.headers.get("accept"), _image_offers(services))
+    offer = _image_offers(services).negotiate(request.headers.get("accept"))
     parameters = RenderParameters.parse(request.query_params.multi_items())
     image = await run_in_threadpool(
         services.render.rendered, scope, frame, offer.media_type, parameters
@@ -585,7 +653,7 @@ async def retrieve_thumbnail(request: Request) -> Response:
     services = _services(request)
     scope = _scope(request)
     frame = _single_frame_number(request)
-    offer = negotiate(request.headers.get("accept"), RENDERED_OFFERS)
+    offer = _RENDERED.negotiate(request.headers.get("accept"))
     parameters = RenderParameters.parse(request.query_params.multi_items(), thumbnail=True)
     image = await run_in_threadpool(
         services.render.thumbnail, scope, frame, offer.media_type, parameters
@@ -601,7 +669,7 @@ def _searcher(level: Level) -> Any:
         """QIDO-RS (PS3.18 §10.6) at one level; the path may fix the study and series."""
         services = _services(request)
         name = _store_name(request)
-        offer = negotiate(request.headers.get("accept"), SEARCH_OFFERS)
+        offer = _SEARCH.negotiate(request.headers.get("accept"))
         # Google's system parameters (google-api-python-client always sends alt=json) are not
         # matching keys: Google accepts them on every method.
         params = [

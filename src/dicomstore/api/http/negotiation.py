@@ -39,6 +39,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Final
 
 from dicomstore.api.http.multipart import MediaType, parse_media_type
@@ -54,6 +55,7 @@ __all__ = [
     "STORE_OFFERS",
     "MediaRange",
     "Offer",
+    "OfferSet",
     "negotiate",
     "parse_accept",
     "rank",
@@ -337,11 +339,51 @@ def negotiate(accept: str | None, offers: Sequence[Offer]) -> Offer:
         raise ValueError("A resource must offer at least one representation.")
     ranked = rank(accept, offers)
     if not ranked:
-        raise NotAcceptable(
-            f"No supported media type found in [{accept or ''}]; the Accept header must include "
-            f"one of: {', '.join(map(str, offers))}."
-        )
+        raise _not_acceptable(accept, offers)
     return ranked[0]
+
+
+def _not_acceptable(accept: str | None, offers: Sequence[Offer]) -> NotAcceptable:
+    return NotAcceptable(
+        f"No supported media type found in [{accept or ''}]; the Accept header must include "
+        f"one of: {', '.join(map(str, offers))}."
+    )
+
+
+class OfferSet:
+    """A resource's offers, with `rank` and `negotiate` remembered per ``Accept`` value.
+
+    Clients send the same few header values again and again, and parsing one costs more than
+    the rest of serving a small resource; the last ``cache_size`` values are kept (a malformed
+    one is not: it raises each time).
+
+    Parameters
+    ----------
+    offers : Sequence[Offer]
+        What the resource can produce, its default first, as for `negotiate`.
+    cache_size : int, default 64
+        How many distinct ``Accept`` values to remember.
+    """
+
+    def __init__(self, offers: Sequence[Offer], *, cache_size: int = 64) -> None:
+        if not offers:
+            raise ValueError("A resource must offer at least one representation.")
+        self.offers: tuple[Offer, ...] = tuple(offers)
+        self._ranked = lru_cache(maxsize=cache_size)(self._rank)
+
+    def _rank(self, accept: str | None) -> tuple[Offer, ...]:
+        return tuple(rank(accept, self.offers))
+
+    def rank(self, accept: str | None) -> tuple[Offer, ...]:
+        """`rank` of these offers."""
+        return self._ranked(accept)
+
+    def negotiate(self, accept: str | None) -> Offer:
+        """`negotiate` among these offers."""
+        ranked = self._ranked(accept)
+        if not ranked:
+            raise _not_acceptable(accept, self.offers)
+        return ranked[0]
 
 
 def transfer_syntax_offers(

@@ -1,0 +1,79 @@
+"""Prepared reads give the rows ``Connection.execute`` gives, on both engines."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import sqlalchemy as sa
+
+from dicomstore.index import Index
+from dicomstore.index import dicom_stores as store_rows
+from dicomstore.index import instances as instance_rows
+from dicomstore.index.datasets import DatasetRow
+from dicomstore.index.dicom_stores import DicomStoreConfig
+from dicomstore.index.instances import IngestOutcome, add_instance
+from dicomstore.index.prepared import PreparedRead
+from dicomstore.index.schema import Timestamp, instances
+from dicomstore.names import DicomStoreName
+from tests.index import qido_corpus as corpus
+from tests.index.conftest import NOW
+
+CONFIG = DicomStoreConfig(
+    labels={}, notification_config=None, notification_configs=[], stream_configs=[]
+)
+
+
+@pytest.fixture
+def store(index: Index, dataset_row: DatasetRow) -> DicomStoreName:
+    """The corpus's first study, with frame ranges and bulk data locations (JSON columns)."""
+    study = corpus.INSTANCES[0].series.study
+    with index.transaction() as tx:
+        row = store_rows.insert(tx, dataset_row, "store", CONFIG, NOW)
+        for number, instance in enumerate(corpus.INSTANCES):
+            if instance.series.study is not study:
+                continue
+            new = replace(
+                corpus.new_instance(instance),
+                frame_ranges=[[[1000 + number, 512]], [[1512 + number, 512]]],
+                bulk_data={"7FE00010": [1000, 1024, "OW", True, False]},
+            )
+            assert add_instance(tx, row.pk, new, NOW)[0] is IngestOutcome.STORED
+    return DicomStoreName(dataset_row.name, "store")
+
+
+def test_located_as_executed(index: Index, store: DicomStoreName) -> None:
+    first = corpus.INSTANCES[0]
+    study, series = first.series.study.uid, first.series.uid
+    for scope in (
+        (study,),
+        (study, series),
+        (study, series, first.uid),
+        (study, series, "1.2.3.4"),
+        ("1.2.3.4",),
+    ):
+        with index.transaction() as tx:
+            expected = instance_rows.locate_in_named_store(tx, store, *scope)
+        assert instance_rows.locate_named(index, store, *scope) == expected
+    with index.transaction() as tx:
+        located = instance_rows.locate_in_named_store(tx, store, study)
+    assert len(located) > 1
+    assert located[0].frame_ranges == [[[1000, 512]], [[1512, 512]]]
+    assert located[0].storage_class_update_time == NOW
+    assert instance_rows.locate_named(index, DicomStoreName(store.parent, "other"), study) == []
+    for limit in (1, 2, len(located), len(located) + 1):
+        assert instance_rows.locate_named(index, store, study, limit=limit) == located[:limit]
+
+
+def test_prepared_once_per_index(index: Index) -> None:
+    statement = sa.select(instances.c.pk)
+    assert index.prepared(statement) is index.prepared(statement)
+    assert index.prepared(statement).rows({}) == []
+
+
+def test_parameters_that_need_converting_are_refused(index: Index) -> None:
+    statement = sa.select(instances.c.pk).where(
+        instances.c.storage_class_update_time > sa.bindparam("after", type_=Timestamp)
+    )
+    with pytest.raises(ValueError, match="after"):
+        PreparedRead(index.engine, statement)

@@ -167,6 +167,21 @@ def test_describe_file_gives_the_reference_scanned_or_not(path: Path) -> None:
     assert_same(describe_file(path, uri), expected)
 
 
+def test_describe_file_scans_a_covered_file_without_pydicom(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The reference test above would pass if describe_file always fell back: cut the fallback.
+    path = TEST_FILES / "CT_small.dcm"
+    expected = reference(path)
+    assert expected is not None
+
+    def refused(_path: Path) -> None:
+        raise AssertionError("a covered file went through read_instance")
+
+    monkeypatch.setattr(header_scan, "read_instance", refused)
+    assert_same(describe_file(path, uri), expected)
+
+
 def reencoded(path: Path) -> Iterator[tuple[str, bytes]]:
     """``path`` written again: implicit VR (native syntaxes), defined and undefined lengths."""
     transfer_syntax = pydicom.dcmread(path).file_meta.get("TransferSyntaxUID")

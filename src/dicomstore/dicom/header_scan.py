@@ -631,10 +631,7 @@ class _Scan:
         length = items.end - start
         self.recorded[tag] = (vr, start, length)
         self.encapsulated = items
-        path = prefix + key
-        out[key] = node = {"vr": vr}
-        self.bulk_nodes.append((node, path))
-        self.bulk[path] = BulkDataLocation(path, vr, start, length, True, True)
+        self.bulk_element(vr, start, length, key, prefix, out, encapsulated=True)
         return after
 
     def sequence(
@@ -684,12 +681,20 @@ class _Scan:
         return position
 
     def bulk_element(
-        self, vr: str, start: int, length: int, key: str, prefix: str, out: dict[str, Any]
+        self,
+        vr: str,
+        start: int,
+        length: int,
+        key: str,
+        prefix: str,
+        out: dict[str, Any],
+        *,
+        encapsulated: bool = False,
     ) -> None:
         path = prefix + key
         out[key] = node = {"vr": vr}
         self.bulk_nodes.append((node, path))
-        self.bulk[path] = BulkDataLocation(path, vr, start, length, True, False)
+        self.bulk[path] = BulkDataLocation(path, vr, start, length, True, encapsulated)
 
     # -- frames --------------------------------------------------------------------------------
 

@@ -129,10 +129,10 @@ def _first_int(instance_json: dict[str, Any], tag: str) -> int | None:
 _NOT_IN_A_PATH_SEGMENT = re.compile(r"[/:%?#\\\s\x00-\x1f\x7f]")
 
 
-def _deleting(tx: sa.Connection, target: StowTarget, header: ScannedInstance) -> str | None:
+def _deleting(tx: sa.Connection, target: StowTarget, instance: ScannedInstance) -> str | None:
     """Why the instance cannot be stored while a study or series delete of its own is pending
     or running (``dicomweb-conformance.md`` §5), or None: reported as a STOW failure item."""
-    study, series = header.study_instance_uid, header.series_instance_uid
+    study, series = instance.study_instance_uid, instance.series_instance_uid
     targets = [
         deletion_target(target.store_name, study),
         deletion_target(target.store_name, study, series),
@@ -144,12 +144,12 @@ def _deleting(tx: sa.Connection, target: StowTarget, header: ScannedInstance) ->
     return f"A delete of {what} is in progress; store the instance again once it is done."
 
 
-def _unaddressable_uid(header: ScannedInstance) -> str | None:
+def _unaddressable_uid(instance: ScannedInstance) -> str | None:
     """Why the instance could never be retrieved or deleted by URL, if it could not."""
     for keyword, uid in (
-        ("StudyInstanceUID", header.study_instance_uid),
-        ("SeriesInstanceUID", header.series_instance_uid),
-        ("SOPInstanceUID", header.sop_instance_uid),
+        ("StudyInstanceUID", instance.study_instance_uid),
+        ("SeriesInstanceUID", instance.series_instance_uid),
+        ("SOPInstanceUID", instance.sop_instance_uid),
     ):
         if uid in (".", "..") or _NOT_IN_A_PATH_SEGMENT.search(uid):
             return (

@@ -42,6 +42,12 @@ def store(index: Index, dataset_row: DatasetRow) -> DicomStoreName:
     return DicomStoreName(dataset_row.name, "store")
 
 
+def store_pk(tx: sa.Connection, store: DicomStoreName) -> int:
+    pk = instance_rows.named_store_pk(tx, store)
+    assert pk is not None
+    return pk
+
+
 def test_located_as_executed(index: Index, store: DicomStoreName) -> None:
     first = corpus.INSTANCES[0]
     study, series = first.series.study.uid, first.series.uid
@@ -53,10 +59,10 @@ def test_located_as_executed(index: Index, store: DicomStoreName) -> None:
         ("1.2.3.4",),
     ):
         with index.transaction() as tx:
-            expected = instance_rows.locate_in_named_store(tx, store, *scope)
+            expected = instance_rows.locate(tx, store_pk(tx, store), *scope)
         assert instance_rows.locate_named(index, store, *scope) == expected
     with index.transaction() as tx:
-        located = instance_rows.locate_in_named_store(tx, store, study)
+        located = instance_rows.locate(tx, store_pk(tx, store), study)
     assert len(located) > 1
     assert located[0].frame_ranges == [[[1000, 512]], [[1512, 512]]]
     assert located[0].storage_class_update_time == NOW

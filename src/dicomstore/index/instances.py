@@ -37,7 +37,6 @@ __all__ = [
     "find_existing",
     "known_blob_keys",
     "locate",
-    "locate_in_named_store",
     "locate_named",
     "metadata_in_named_store",
     "metadata_of",
@@ -426,19 +425,6 @@ def _named_scope(
     return level, {**store_name_values(name), "study": study, "series": series_uid, "sop": sop}
 
 
-def locate_in_named_store(
-    tx: sa.Connection,
-    name: DicomStoreName,
-    study: str,
-    series_uid: str | None = None,
-    sop: str | None = None,
-) -> list[InstanceLocation]:
-    """``locate`` in the store called ``name``, in one statement; empty if the store, dataset or
-    instances do not exist (the caller tells which)."""
-    level, values = _named_scope(name, study, series_uid, sop)
-    return [InstanceLocation(*row) for row in tx.execute(_LOCATION_BY_LEVEL[level], values)]
-
-
 def locate_named(
     index: Index,
     name: DicomStoreName,
@@ -448,9 +434,10 @@ def locate_named(
     *,
     limit: int | None = None,
 ) -> list[InstanceLocation]:
-    """``locate_in_named_store`` as a prepared read, outside any transaction: the lookup of
-    every WADO request, at a third of the cost (``prepared.py``). With ``limit``, only the
-    first ``limit`` instances."""
+    """``locate`` in the store called ``name``, in one prepared read outside any transaction
+    (``prepared.py``): the lookup of every WADO request. Empty if the store, dataset or
+    instances do not exist (the caller tells which). With ``limit``, only the first ``limit``
+    instances."""
     level, values = _named_scope(name, study, series_uid, sop)
     if limit is None:
         rows = index.prepared(_LOCATION_BY_LEVEL[level]).rows(values)
@@ -466,8 +453,7 @@ def metadata_in_named_store(
     series_uid: str | None = None,
     sop: str | None = None,
 ) -> list[str]:
-    """``metadata_of`` in the store called ``name``, in one statement (see
-    ``locate_in_named_store``)."""
+    """``metadata_of`` in the store called ``name``, in one statement (see ``locate_named``)."""
     level, values = _named_scope(name, study, series_uid, sop)
     return [text for (text,) in tx.execute(_METADATA_BY_LEVEL[level], values)]
 

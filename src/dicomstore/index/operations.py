@@ -380,7 +380,8 @@ def recover(
     return requeued, failed
 
 
-# Asked once per STOW request: built once, with the LIKE pattern as a bind parameter.
+# Asked once per STOW request: built once, with the LIKE pattern as a bind parameter (escaped
+# here: SQLAlchemy's autoescape takes only a literal string).
 _UNFINISHED_UNDER = (
     sa.select(operations.c.pk)
     .where(

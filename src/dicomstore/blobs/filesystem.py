@@ -264,36 +264,43 @@ class FileSystemBlobStore:
     def _put(self, key: str, chunks: Iterable[bytes]) -> int:
         fd, temporary = self._create_temporary(key)
         try:
-            with os.fdopen(fd, "wb") as file:
-                size = 0
-                for chunk in chunks:
-                    size += file.write(chunk)
-                file.flush()
-                if self._fsync:
-                    os.fsync(file.fileno())
+            size = 0
+            for chunk in chunks:
+                size += _write_all(fd, chunk)
+            if self._fsync:
+                os.fsync(fd)
+        except BaseException:
+            os.close(fd)
+            _unlink_quietly(temporary)
+            raise
+        os.close(fd)
+        try:
             self._replace(temporary, key)
         except BaseException:
             _unlink_quietly(temporary)
             raise
         return size
 
-    def _create_temporary(self, key: str) -> tuple[int, Path]:
-        directory = self._path(key).parent
+    def _create_temporary(self, key: str) -> tuple[int, str]:
+        # Plain strings and no folder checks while the folder exists (nearly always): a put is
+        # open, write, fsync, rename, fsync of the folder, and nothing else.
+        directory = os.path.dirname(self._file(key))
         for attempt in range(_ATTEMPTS):
-            self._make_parents(key)
-            temporary = directory / f"{TEMPORARY_PREFIX}{secrets.token_hex(8)}"
+            temporary = f"{directory}/{TEMPORARY_PREFIX}{secrets.token_hex(8)}"
             try:
                 # 0o666 minus the umask, like any new file (mkstemp would force 0o600).
                 fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
-            except FileNotFoundError:
+            except (FileNotFoundError, NotADirectoryError):
+                # The folder is missing (made now) or a blob's file is in its way (refused now).
                 if attempt == _ATTEMPTS - 1:
                     raise
+                self._make_parents(key)
                 continue
             return fd, temporary
         raise AssertionError("unreachable")
 
-    def _replace(self, source: Path, key: str) -> None:
-        destination = self._path(key)
+    def _replace(self, source: str | Path, key: str) -> None:
+        destination = self._file(key)
         for attempt in range(_ATTEMPTS):
             try:
                 os.replace(source, destination)
@@ -307,7 +314,7 @@ class FileSystemBlobStore:
                 self._make_parents(key)
                 continue
             break
-        self._sync_directory(destination.parent)
+        self._sync_directory(os.path.dirname(destination))
 
     def _make_parents(self, key: str) -> None:
         segments = key.split("/")[:-1]
@@ -343,7 +350,7 @@ class FileSystemBlobStore:
                 return
             directory = directory.parent
 
-    def _sync_directory(self, directory: Path) -> None:
+    def _sync_directory(self, directory: str | Path) -> None:
         # Windows cannot open a folder to fsync it; NTFS journals the metadata instead.
         if not self._fsync or os.name == "nt":
             return
@@ -418,6 +425,17 @@ def _read_at(fd: int, offset: int, length: int) -> bytes:
     return b"".join(parts)
 
 
-def _unlink_quietly(path: Path) -> None:
+def _write_all(fd: int, data: bytes) -> int:
+    """Write all of ``data`` (one write returns short past about 2 GiB, or on a signal)."""
+    written = os.write(fd, data)
+    if written == len(data):
+        return written
+    with memoryview(data) as view:
+        while written < len(data):
+            written += os.write(fd, view[written:])
+    return written
+
+
+def _unlink_quietly(path: str | Path) -> None:
     with suppress(FileNotFoundError):
         os.unlink(path)

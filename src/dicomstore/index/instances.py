@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
+from dicomstore.index.operations import UNFINISHED_UNDER, under_pattern
 from dicomstore.index.schema import datasets, dicom_stores, instances, series, studies
 from dicomstore.names import DicomStoreName
 
@@ -41,7 +42,7 @@ __all__ = [
     "metadata_in_named_store",
     "metadata_of",
     "metadata_text",
-    "named_store_keys",
+    "named_store_ingest_keys",
     "named_store_pk",
     "page_of_store",
     "read_metadata_text",
@@ -378,14 +379,23 @@ def store_name_values(name: DicomStoreName) -> dict[str, str | None]:
     }
 
 
-_STORE_KEYS_BY_NAME = _STORE_PK_BY_NAME.add_columns(dicom_stores.c.blob_prefix)
+# The store's keys, and whether a delete may be running in it (a pattern of `under_pattern`).
+_INGEST_KEYS_BY_NAME = _STORE_PK_BY_NAME.add_columns(dicom_stores.c.blob_prefix, UNFINISHED_UNDER)
 
 
-def named_store_keys(tx: sa.Connection, name: DicomStoreName) -> tuple[int, str] | None:
-    """The primary key and blob prefix of the store called ``name`` in one prebuilt statement
-    (None: no such store or dataset; ``dicom_stores.get_by_name`` says which)."""
-    row = tx.execute(_STORE_KEYS_BY_NAME, store_name_values(name)).first()
-    return None if row is None else (int(row[0]), str(row[1]))
+def named_store_ingest_keys(
+    index: Index, name: DicomStoreName, operations_under: str
+) -> tuple[int, str, bool] | None:
+    """The primary key and blob prefix of the store called ``name``, and whether an unfinished
+    operation acts on a target starting with ``operations_under``: one prepared read outside
+    any transaction (``prepared.py``), asked once per STOW request. None: no such store or
+    dataset (``dicom_stores.get_by_name`` says which)."""
+    values = {**store_name_values(name), "pattern": under_pattern(operations_under)}
+    rows = index.prepared(_INGEST_KEYS_BY_NAME).rows(values)
+    if not rows:
+        return None
+    pk, blob_prefix, unfinished = rows[0]
+    return int(pk), str(blob_prefix), bool(unfinished)
 
 
 def named_store_pk(tx: sa.Connection, name: DicomStoreName) -> int | None:

@@ -17,6 +17,8 @@ from dicomstore.index.schema import operations
 from dicomstore.names import OperationName
 
 __all__ = [
+    "UNFINISHED_UNDER",
+    "under_pattern",
     "Claim",
     "Counter",
     "OperationRow",
@@ -381,7 +383,7 @@ def recover(
 
 
 # Asked once per STOW request: built once, with the LIKE pattern as a bind parameter (escaped
-# here: SQLAlchemy's autoescape takes only a literal string).
+# by `under_pattern`: SQLAlchemy's autoescape takes only a literal string).
 _UNFINISHED_UNDER = (
     sa.select(operations.c.pk)
     .where(
@@ -390,12 +392,19 @@ _UNFINISHED_UNDER = (
     )
     .limit(1)
 )
+#: Whether an unfinished operation acts on a target whose path starts with the prefix that
+#: `under_pattern` made the ``pattern`` bind parameter of, as a column for a larger query.
+UNFINISHED_UNDER = _UNFINISHED_UNDER.exists()
+
+
+def under_pattern(prefix: str) -> str:
+    """The ``pattern`` bind parameter value of `UNFINISHED_UNDER` for ``prefix``."""
+    return prefix.replace("/", "//").replace("%", "/%").replace("_", "/_") + "%"
 
 
 def any_unfinished_target_under(tx: sa.Connection, prefix: str) -> bool:
     """Whether an unfinished operation acts on a target whose path starts with ``prefix``."""
-    escaped = prefix.replace("/", "//").replace("%", "/%").replace("_", "/_")
-    return tx.execute(_UNFINISHED_UNDER, {"pattern": escaped + "%"}).first() is not None
+    return tx.execute(_UNFINISHED_UNDER, {"pattern": under_pattern(prefix)}).first() is not None
 
 
 def unfinished_targets(tx: sa.Connection, targets: Collection[str]) -> set[str]:

@@ -198,6 +198,8 @@ class StowService:
     def __init__(self, index: Index, blobs: BlobStore) -> None:
         self.index = index
         self.blobs = blobs
+        #: Whether `target` may run on an event loop: a library call on local pages, no network.
+        self.looks_up_at_once = index.embedded
         # Blob writes run beside the header reads of in-memory uploads (fsync waits, not CPU).
         self._blob_writes = ThreadPoolExecutor(_BLOB_WRITERS, thread_name_prefix="stow-blob")
 
@@ -209,16 +211,19 @@ class StowService:
         study_instance_uid: str | None,
         storage_class: str | None,
     ) -> StowTarget:
-        """Resolve the store before reading the body: an unknown store is NOT_FOUND at once."""
+        """Resolve the store before reading the body: an unknown store is NOT_FOUND at once.
+        With an embedded index (`looks_up_at_once`) this is quick enough for an event loop."""
         storage_class = storage_class_named(storage_class, where="Storage-Class")
-        with self.index.transaction() as tx:
-            keys = instance_rows.named_store_keys(tx, name)
-            if keys is None:  # NotFound naming what is missing (or a store just created)
+        deletions = deletion_target(str(name), "")
+        found = instance_rows.named_store_ingest_keys(self.index, name, deletions)
+        if found is None:  # NotFound naming what is missing (or a store just created)
+            with self.index.transaction() as tx:
                 store = store_rows.get_by_name(tx, name)
-                keys = store.pk, store.blob_prefix
-            pending = operation_rows.any_unfinished_target_under(tx, deletion_target(str(name), ""))
-        return StowTarget(*keys, dicomweb_url, study_instance_uid, storage_class, str(name),
-                          pending)  # fmt: skip
+                pending = operation_rows.any_unfinished_target_under(tx, deletions)
+            found = store.pk, store.blob_prefix, pending
+        pk, blob_prefix, pending = found
+        return StowTarget(pk, blob_prefix, dicomweb_url, study_instance_uid, storage_class,
+                          str(name), pending)  # fmt: skip
 
     def spool(self) -> Spool:
         """A new spool for one uploaded instance, in the blob store's staging folder."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterator, Mapping
-from functools import lru_cache
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, ParamSpec, TypeVar
 
@@ -454,16 +454,24 @@ async def store_instances(request: Request) -> Response:
     offer = negotiate(request.headers.get("accept"), STORE_OFFERS)
     content_type = parse_media_type(request.headers.get("content-type", ""))
     name = _store_name(request)
-    # The store is looked up while the body arrives (an unknown one is NOT_FOUND at once).
-    lookup = asyncio.ensure_future(
-        run_in_threadpool(
-            services.stow.target,
-            name,
-            dicomweb_url=_dicomweb_url(request, name),
-            study_instance_uid=request.path_params.get("study"),
-            storage_class=request.headers.get("storage-class"),
-        )
+    look_up = partial(
+        services.stow.target,
+        name,
+        dicomweb_url=_dicomweb_url(request, name),
+        study_instance_uid=request.path_params.get("study"),
+        storage_class=request.headers.get("storage-class"),
     )
+    # The store is looked up at once on an embedded index, else while the body arrives; an
+    # unknown one is NOT_FOUND before the body is read either way.
+    lookup: asyncio.Future[StowTarget]
+    if services.stow.looks_up_at_once:
+        lookup = asyncio.get_running_loop().create_future()
+        try:
+            lookup.set_result(look_up())
+        except Exception as error:
+            lookup.set_exception(error)
+    else:
+        lookup = asyncio.ensure_future(run_in_threadpool(look_up))
     try:
         chunks = _looked_up_meanwhile(request.stream(), lookup)
         outcomes = await _store_body(services, lookup, content_type, chunks)

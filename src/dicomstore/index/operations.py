@@ -18,7 +18,6 @@ from dicomstore.names import OperationName
 
 __all__ = [
     "UNFINISHED_UNDER",
-    "under_pattern",
     "Claim",
     "Counter",
     "OperationRow",
@@ -34,6 +33,7 @@ __all__ = [
     "recover",
     "release",
     "request_cancel",
+    "under_pattern",
     "unfinished_targets",
 ]
 

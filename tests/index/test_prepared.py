@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 from dataclasses import replace
 
 import pytest
@@ -13,7 +14,7 @@ from dicomstore.index import instances as instance_rows
 from dicomstore.index.datasets import DatasetRow
 from dicomstore.index.dicom_stores import DicomStoreConfig
 from dicomstore.index.instances import IngestOutcome, add_instance
-from dicomstore.index.prepared import PreparedRead
+from dicomstore.index.prepared import PreparedRead, run_prepared
 from dicomstore.index.schema import Timestamp, instances
 from dicomstore.names import DicomStoreName
 from tests.index import qido_corpus as corpus
@@ -77,9 +78,37 @@ def test_prepared_once_per_index(index: Index) -> None:
     assert index.prepared(statement).rows({}) == []
 
 
-def test_parameters_that_need_converting_are_refused(index: Index) -> None:
-    statement = sa.select(instances.c.pk).where(
-        instances.c.storage_class_update_time > sa.bindparam("after", type_=Timestamp)
+def test_parameters_are_converted_as_executed(index: Index, store: DicomStoreName) -> None:
+    statement = sa.select(instances.c.pk, instances.c.storage_class_update_time).where(
+        instances.c.storage_class_update_time >= sa.bindparam("after", type_=Timestamp)
     )
-    with pytest.raises(ValueError, match="after"):
-        PreparedRead(index.engine, statement)
+    with index.transaction() as tx:
+        expected = [tuple(row) for row in tx.execute(statement, {"after": NOW})]
+        assert expected
+        assert run_prepared(tx, statement, {"after": NOW}) == expected
+        later = NOW + datetime.timedelta(seconds=1)
+        assert run_prepared(tx, statement, {"after": later}) == []
+    assert PreparedRead(index.engine, statement).rows({"after": NOW}) == expected
+
+
+def test_writes_in_the_callers_transaction(index: Index, store: DicomStoreName) -> None:
+    """JSON values go through the engine's serializer; a rollback undoes the write."""
+    update = (
+        instances.update()
+        .where(instances.c.pk == sa.bindparam("row_pk"))
+        .values(bulk_data=sa.bindparam("bulk_data", type_=instances.c.bulk_data.type))
+    )
+    with index.transaction() as tx:
+        pk = tx.execute(sa.select(sa.func.min(instances.c.pk))).scalar_one()
+        before = tx.execute(sa.select(instances.c.bulk_data).where(instances.c.pk == pk)).scalar()
+    try:
+        with index.transaction() as tx:
+            run_prepared(tx, update, {"row_pk": pk, "bulk_data": {"x": [1, "é"]}})
+            written = tx.execute(sa.select(instances.c.bulk_data).where(instances.c.pk == pk))
+            assert written.scalar() == {"x": [1, "é"]}
+            raise LookupError
+    except LookupError:
+        pass
+    with index.transaction() as tx:
+        kept = tx.execute(sa.select(instances.c.bulk_data).where(instances.c.pk == pk)).scalar()
+    assert kept == before

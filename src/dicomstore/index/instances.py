@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from dicomstore.index.operations import UNFINISHED_UNDER, under_pattern
+from dicomstore.index.prepared import run_prepared
 from dicomstore.index.schema import datasets, dicom_stores, instances, series, studies
 from dicomstore.names import DicomStoreName
 
@@ -161,14 +162,13 @@ def _insert_ignoring(dialect: str, table: sa.Table) -> sa.Insert:
 def _insert_ignoring_conflicts(tx: sa.Connection, table: sa.Table, values: dict[str, Any]) -> bool:
     """Whether a row was inserted. Concurrent ingest into one study races to create its rows;
     the loser simply finds them."""
-    return tx.execute(_insert_ignoring(tx.dialect.name, table), values).first() is not None
+    insert = _insert_ignoring(tx.dialect.name, table)
+    return bool(run_prepared(tx, insert, values, columns=sorted(values)))
 
 
 def find_existing(tx: sa.Connection, store_pk: int, sop_instance_uid: str) -> StoredInstance | None:
-    row = tx.execute(
-        _EXISTING, {"store_pk": store_pk, "sop_instance_uid": sop_instance_uid}
-    ).first()
-    return StoredInstance(*row) if row is not None else None
+    rows = run_prepared(tx, _EXISTING, {"store_pk": store_pk, "sop_instance_uid": sop_instance_uid})
+    return StoredInstance(*rows[0]) if rows else None
 
 
 def _judge(existing: StoredInstance, new: NewInstance) -> IngestOutcome:
@@ -184,8 +184,8 @@ def _study_pk(tx: sa.Connection, store_pk: int, new: NewInstance, now: datetime)
     # FOR UPDATE on PostgreSQL serialises the count updates of one study.
     query = _STUDY_PK_FOR_UPDATE if tx.dialect.name == "postgresql" else _STUDY_PK
     key = {"store_pk": store_pk, "study_instance_uid": new.study_instance_uid}
-    pk = tx.execute(query, key).scalar()
-    if pk is None:
+    found = run_prepared(tx, query, key)
+    if not found:
         _insert_ignoring_conflicts(
             tx,
             studies,
@@ -198,7 +198,8 @@ def _study_pk(tx: sa.Connection, store_pk: int, new: NewInstance, now: datetime)
                 **new.study_columns,
             },
         )
-        pk = tx.execute(query, key).scalar_one()
+        found = run_prepared(tx, query, key)
+    ((pk,),) = found
     return int(pk)
 
 
@@ -207,9 +208,9 @@ def _series_pk(
 ) -> tuple[int, bool]:
     """The series row's key, and whether this call created it."""
     key = {"study_pk": study_pk, "series_instance_uid": new.series_instance_uid}
-    pk = tx.execute(_SERIES_PK, key).scalar()
-    if pk is not None:
-        return int(pk), False
+    found = run_prepared(tx, _SERIES_PK, key)
+    if found:
+        return int(found[0][0]), False
     created = _insert_ignoring_conflicts(
         tx,
         series,
@@ -223,7 +224,8 @@ def _series_pk(
             **new.series_columns,
         },
     )
-    return int(tx.execute(_SERIES_PK, key).scalar_one()), created
+    ((pk,),) = run_prepared(tx, _SERIES_PK, key)
+    return int(pk), created
 
 
 def add_instance(
@@ -263,9 +265,9 @@ def add_instance(
         assert existing is not None
         return _judge(existing, new), existing
     sizes = {"blob": new.blob_size_bytes, "structured": new.structured_size_bytes, "now": now}
-    tx.execute(_COUNT_SERIES, {"row_pk": series_pk, **sizes})
-    tx.execute(
-        _COUNT_STUDY, {"row_pk": study_pk, "new_series": 1 if series_created else 0, **sizes}
+    run_prepared(tx, _COUNT_SERIES, {"row_pk": series_pk, **sizes})
+    run_prepared(
+        tx, _COUNT_STUDY, {"row_pk": study_pk, "new_series": 1 if series_created else 0, **sizes}
     )
     return IngestOutcome.STORED, None
 

@@ -1,72 +1,61 @@
-"""Prepared reads: a Core ``SELECT`` compiled once per engine and run on a pooled DBAPI connection.
+"""Prepared statements: Core statements compiled once per dialect and run on a DBAPI cursor.
 
 Run through ``Connection.execute``, a statement costs some 50 µs of SQLAlchemy bookkeeping
-(transaction, execution context, compiled-cache lookup, result object) around a SQLite query of
-10–20 µs. A WADO read runs one per request, on a single index lookup: :class:`PreparedRead`
-keeps the statement's SQL text for the engine's dialect and converts each column with its
-type's own result processor, so the rows are those ``Connection.execute`` would give, for about
-a third of the cost. Only for reads whose parameters need no conversion (strings, integers).
+(execution context, compiled-cache lookup, result object) around a SQLite query of 10–20 µs.
+The hottest statements keep their SQL text for the dialect and convert each value with its
+type's own bind and result processors, so they give what ``Connection.execute`` would, for
+about a third of the cost:
+
+- :class:`PreparedRead`, a read outside any transaction (the lookup of every WADO and STOW
+  request), on a pooled connection;
+- :func:`run_prepared`, a statement inside the caller's transaction (ingest's statements, run
+  for every instance stored), on that transaction's connection.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import threading
+import weakref
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import sqlalchemy as sa
 
-__all__ = ["PreparedRead"]
+__all__ = ["PreparedRead", "run_prepared"]
+
+Row = tuple[Any, ...]
 
 
-class PreparedRead:
-    """``statement`` ready to run on ``engine`` with bind parameter values.
+class _Compiled:
+    """A statement's SQL text for one dialect, with how to convert its values both ways."""
 
-    Parameters
-    ----------
-    engine : sqlalchemy.Engine
-        Where it runs: the SQL text is compiled for its dialect.
-    statement : sqlalchemy.Select
-        A query whose bind parameters (``sa.bindparam``) take values as they are.
-
-    Raises
-    ------
-    ValueError
-        A bind parameter's type converts values on the way in: run such a statement through
-        ``Connection.execute``.
-    """
-
-    def __init__(self, engine: sa.Engine, statement: sa.Select[Any]) -> None:
-        dialect = engine.dialect
-        compiled = statement.compile(dialect=dialect)
-        for name, bind in compiled.binds.items():
-            if bind.type.dialect_impl(dialect).bind_processor(dialect) is not None:
-                raise ValueError(f"Bind parameter {name!r} needs converting; use execute().")
-        self._engine = engine
-        self._sql = str(compiled)
+    def __init__(
+        self, dialect: sa.Dialect, statement: sa.Executable, columns: Sequence[str] = ()
+    ) -> None:
+        compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
+        self.sql = str(compiled)
         self._positions = compiled.positiontup if compiled.positional else None
         # Values the statement fixes itself, such as an OFFSET 0 the dialect adds to a LIMIT.
         self._fixed = {name: value for name, value in compiled.params.items() if value is not None}
+        self._binders: list[tuple[str, Callable[[Any], Any]]] = []
+        for name, bind in compiled.binds.items():
+            process = bind.type.dialect_impl(dialect).bind_processor(dialect)
+            if process is not None:
+                self._binders.append((name, process))
+        returned = getattr(statement, "exported_columns", ())
         self._processors: list[Callable[[Any], Any] | None] = [
-            column.type.dialect_impl(dialect).result_processor(dialect, None)
-            for column in statement.selected_columns
+            column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
         ]
 
-    def rows(self, values: Mapping[str, Any]) -> list[tuple[Any, ...]]:
-        """Every row for the bind parameter ``values``, each column converted as
-        ``Connection.execute`` converts it. A read only: the connection is rolled back."""
-        parameters: Any = {**self._fixed, **values} if self._fixed else values
+    def parameters(self, values: Mapping[str, Any]) -> Any:
+        parameters = {**self._fixed, **values}
+        for name, process in self._binders:
+            parameters[name] = process(parameters[name])
         if self._positions is not None:
-            parameters = [parameters[name] for name in self._positions]
-        connection = self._engine.raw_connection()
-        try:
-            cursor = connection.cursor()
-            try:
-                cursor.execute(self._sql, parameters)
-                fetched = cursor.fetchall()
-            finally:
-                cursor.close()
-        finally:
-            connection.close()  # back to the pool, which rolls back
+            return [parameters[name] for name in self._positions]
+        return parameters
+
+    def converted(self, fetched: Iterable[Sequence[Any]]) -> list[Row]:
         processors = self._processors
         if not any(processors):
             return [tuple(row) for row in fetched]
@@ -77,3 +66,68 @@ class PreparedRead:
             )
             for row in fetched
         ]
+
+    def run(self, dbapi_connection: Any, values: Mapping[str, Any]) -> list[Row]:
+        cursor = dbapi_connection.cursor()
+        try:
+            cursor.execute(self.sql, self.parameters(values))
+            fetched = cursor.fetchall() if cursor.description is not None else []
+        finally:
+            cursor.close()
+        return self.converted(fetched)
+
+
+class PreparedRead:
+    """``statement`` ready to run on ``engine`` with bind parameter values.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.Engine
+        Where it runs: the SQL text is compiled for its dialect.
+    statement : sqlalchemy.Select
+        A query with bind parameters (``sa.bindparam``).
+    """
+
+    def __init__(self, engine: sa.Engine, statement: sa.Select[Any]) -> None:
+        self._engine = engine
+        self._compiled = _Compiled(engine.dialect, statement)
+
+    def rows(self, values: Mapping[str, Any]) -> list[Row]:
+        """Every row for the bind parameter ``values``, each column converted as
+        ``Connection.execute`` converts it. A read only: the connection is rolled back."""
+        connection = self._engine.raw_connection()
+        try:
+            return self._compiled.run(connection, values)
+        finally:
+            connection.close()  # back to the pool, which rolls back
+
+
+# Per dialect (the bind processors use its JSON serializer), per statement and column keys.
+_PREPARED: weakref.WeakKeyDictionary[sa.Dialect, dict[tuple[int, tuple[str, ...]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_PREPARING = threading.Lock()
+
+
+def run_prepared(
+    tx: sa.Connection,
+    statement: sa.Executable,
+    values: Mapping[str, Any],
+    *,
+    columns: Sequence[str] = (),
+) -> list[Row]:
+    """Run ``statement``, a module-level constant, in ``tx`` as ``tx.execute(statement, values)``
+    would (the rows it returns, if any), compiled once per dialect. An ``INSERT`` without
+    ``VALUES`` names its ``columns``: those of ``values``."""
+    key = (id(statement), tuple(columns))
+    by_statement = _PREPARED.get(tx.dialect)
+    found = None if by_statement is None else by_statement.get(key)
+    if found is None:
+        with _PREPARING:
+            by_statement = _PREPARED.setdefault(tx.dialect, {})
+            # The statement is kept with its compiled form, so that its id cannot be reused.
+            found = by_statement.get(key)
+            if found is None:
+                found = by_statement[key] = (statement, _Compiled(tx.dialect, statement, columns))
+    compiled: _Compiled = found[1]
+    return compiled.run(tx.connection, values)

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from dicomstore.blobs import BlobStore, FileSystemBlobStore
+from dicomstore.blobs import BlobStore, FileSystemBlobStore, put_new
 from dicomstore.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange
 
 # gcsfs hands aiohttp each upload part (8 MiB) as bytes, which aiohttp flags with a
@@ -271,6 +271,14 @@ def test_a_key_cannot_be_both_a_blob_and_a_parent(store: BlobStore) -> None:
 
 CHUNK = 64 * 1024
 BIG = 50 * 1024 * 1024
+
+
+def test_put_new_is_readable_once_durable(store: BlobStore) -> None:
+    with ThreadPoolExecutor(2) as background:
+        written = put_new(store, "new/a/b", b"fresh bytes", background)
+        assert written.result(timeout=30) == len(b"fresh bytes")
+    assert store.read_range("new/a/b", 0, 11) == b"fresh bytes"
+    assert list(store.keys("new/")) == ["new/a/b"]
 
 
 def test_put_streams_many_chunks(store: BlobStore) -> None:

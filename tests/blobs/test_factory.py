@@ -91,6 +91,7 @@ def test_public_surface() -> None:
         "MemoryBlobStore",
         "ObjectBlobStore",
         "open_blob_store",
+        "put_new",
         "reads_locally",
         "validate_key",
     }

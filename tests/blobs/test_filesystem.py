@@ -7,6 +7,7 @@ import os
 import stat
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from dicomstore.blobs import FileSystemBlobStore
 from dicomstore.blobs.filesystem import STAGING_DIR_NAME, TEMPORARY_PREFIX
+from dicomstore.errors import FailedPrecondition
 
 
 @pytest.fixture
@@ -190,9 +192,57 @@ def test_put_file_fsyncs_the_staged_file_before_the_rename(
     ]
 
 
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_put_new_writes_in_place_and_fsyncs_file_and_folder(
+    store: FileSystemBlobStore, root: Path, sync_log: list[tuple[str, str]]
+) -> None:
+    store.put("x/y/old", [b"make the folders"])
+    sync_log.clear()
+    with ThreadPoolExecutor(2) as background:
+        assert store.put_new("x/y/z", b"durable", background).result(timeout=30) == 7
+    final = str(root / "x" / "y" / "z")
+    # No temporary file and no rename; the two fsyncs may come in either order.
+    assert sorted(sync_log) == [("fsync dir", str(root / "x" / "y")), ("fsync file", final)]
+    assert (root / "x" / "y" / "z").read_bytes() == b"durable"
+    assert files_under(root) == ["x/y/old", "x/y/z"]
+
+
+def test_put_new_makes_missing_folders_and_refuses_a_used_key(
+    store: FileSystemBlobStore, root: Path
+) -> None:
+    with ThreadPoolExecutor(2) as background:
+        store.put_new("a/b/c", b"one", background).result(timeout=30)
+        with pytest.raises(FailedPrecondition, match="already stored"):
+            store.put_new("a/b/c", b"two", background)
+        store.put("d", [b"a file"])
+        with pytest.raises(FailedPrecondition, match="conflicts"):
+            store.put_new("d/e", b"under a file", background)
+    assert (root / "a" / "b" / "c").read_bytes() == b"one"
+
+
+def test_put_new_removes_a_blob_whose_fsync_failed(
+    store: FileSystemBlobStore, root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store.put("k/kept", [b"the folder exists"])
+
+    def failing_fsync(fd: int) -> None:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(os, "fsync", failing_fsync)
+    with ThreadPoolExecutor(2) as background:
+        written = store.put_new("k/l", b"lost", background)
+        with pytest.raises(OSError, match="Input/output error") as raised:
+            written.result(timeout=30)
+    assert "while writing blob 'k/l'" in "".join(getattr(raised.value, "__notes__", []))
+    assert files_under(root) == ["k/kept"]
+
+
 def test_fsync_can_be_turned_off(root: Path, sync_log: list[tuple[str, str]]) -> None:
     store = FileSystemBlobStore(root, fsync=False)
     store.put("a/b", [b"x"])
+    assert [entry[0] for entry in sync_log] == ["replace"]
+    with ThreadPoolExecutor(1) as background:
+        assert store.put_new("a/c", b"y", background).result(timeout=30) == 1
     assert [entry[0] for entry in sync_log] == ["replace"]
     assert (root / "a" / "b").read_bytes() == b"x"
 

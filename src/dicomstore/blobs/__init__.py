@@ -7,13 +7,14 @@
 - :class:`ObjectBlobStore` (``objectstore.py``) — a Cloud Storage or S3 bucket (``gs://``,
   ``s3://``) through fsspec;
 - :func:`open_blob_store` (``factory.py``) — a store from a URL; :func:`reads_locally` — whether
-  a store reads without a network round trip;
+  a store reads without a network round trip; :func:`put_new` — a new immutable blob written
+  with its durability waited for in the background;
 - :func:`validate_key` (``keys.py``) — the rules every key follows.
 
 Azure Blob Storage comes later behind the same protocol.
 """
 
-from dicomstore.blobs.factory import SUPPORTED_SCHEMES, open_blob_store, reads_locally
+from dicomstore.blobs.factory import SUPPORTED_SCHEMES, open_blob_store, put_new, reads_locally
 from dicomstore.blobs.filesystem import FileSystemBlobStore
 from dicomstore.blobs.keys import validate_key
 from dicomstore.blobs.memory import MemoryBlobStore
@@ -27,6 +28,7 @@ __all__ = [
     "MemoryBlobStore",
     "ObjectBlobStore",
     "open_blob_store",
+    "put_new",
     "reads_locally",
     "validate_key",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import Executor, Future
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
@@ -11,7 +12,7 @@ from dicomstore.blobs.memory import MemoryBlobStore
 from dicomstore.blobs.objectstore import OBJECT_SCHEMES, ObjectBlobStore
 from dicomstore.blobs.store import BlobStore
 
-__all__ = ["SUPPORTED_SCHEMES", "open_blob_store", "reads_locally"]
+__all__ = ["SUPPORTED_SCHEMES", "open_blob_store", "put_new", "reads_locally"]
 
 SUPPORTED_SCHEMES = ("file", "memory", *OBJECT_SCHEMES)
 
@@ -70,6 +71,16 @@ def open_blob_store(url: str, *, staging_dir: Path | None = None) -> BlobStore:
         f"unsupported blob store URL scheme {parts.scheme!r} in {url!r}; "
         f"supported: {supported} or a plain path"
     )
+
+
+def put_new(store: BlobStore, key: str, data: bytes, background: Executor) -> Future[int]:
+    """Store ``data`` under ``key``, a key never used before that nothing reads until the
+    returned future is done (then with the size): in place on a filesystem, the waits for
+    durability on ``background`` (`FileSystemBlobStore.put_new`); elsewhere a ``put`` run
+    on ``background``."""
+    if isinstance(store, FileSystemBlobStore):
+        return store.put_new(key, data, background)
+    return background.submit(store.put, key, (data,))
 
 
 def reads_locally(store: BlobStore) -> bool:

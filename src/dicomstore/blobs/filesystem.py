@@ -18,8 +18,10 @@ import errno
 import os
 import secrets
 import stat
+import threading
 import time
 from collections.abc import Iterable, Iterator
+from concurrent.futures import Executor, Future
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -118,6 +120,39 @@ class FileSystemBlobStore:
             # The source folder is not synced: the rename is durable once the destination's
             # folder is, and a spool that reappears in staging after a crash is removed at start.
             return status.st_size
+
+    def put_new(self, key: str, data: bytes, background: Executor) -> Future[int]:
+        """Write ``data`` under ``key``, a key never used before that nothing reads until the
+        returned future is done, straight into place: no temporary file, no rename.
+
+        The bytes are written now, in the calling thread; the waits for durability — the fsync
+        of the file and that of its folder, side by side — run on ``background``, and the future
+        is done once both are (with the size), or fails with the first error. A crash before
+        then can leave a partial blob under ``key``: an orphan, which the sweep removes. An
+        existing ``key`` is refused (``FailedPrecondition``), never replaced.
+        """
+        validate_key(key)
+        path = self._file(key)
+        with self._annotate("writing", key):
+            fd = self._create_new(key, path)
+            try:
+                size = _write_all(fd, data)
+            except BaseException:
+                os.close(fd)
+                _unlink_quietly(path)
+                raise
+        if not self._fsync:
+            os.close(fd)
+            return _done(size)
+        synced = _all_done(
+            [
+                background.submit(self._sync_file, key, fd),
+                background.submit(self._sync_folder, key, os.path.dirname(path)),
+            ],
+            size,
+            path,
+        )
+        return synced
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for reading; see ``BlobStore.open``."""
@@ -299,6 +334,30 @@ class FileSystemBlobStore:
             return fd, temporary
         raise AssertionError("unreachable")
 
+    def _create_new(self, key: str, path: str) -> int:
+        for attempt in range(_ATTEMPTS):
+            try:
+                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+            except FileExistsError:
+                raise FailedPrecondition(f"a blob is already stored under key {key!r}") from None
+            except (FileNotFoundError, NotADirectoryError):
+                if attempt == _ATTEMPTS - 1:
+                    raise
+                self._make_parents(key)
+        raise AssertionError("unreachable")
+
+    def _sync_file(self, key: str, fd: int) -> None:
+        """fsync ``fd``, then close it."""
+        try:
+            with self._annotate("writing", key):
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def _sync_folder(self, key: str, directory: str) -> None:
+        with self._annotate("writing", key):
+            self._sync_directory(directory)
+
     def _replace(self, source: str | Path, key: str) -> None:
         destination = self._file(key)
         for attempt in range(_ATTEMPTS):
@@ -423,6 +482,36 @@ def _read_at(fd: int, offset: int, length: int) -> bytes:
         parts.append(part)
         received += len(part)
     return b"".join(parts)
+
+
+def _done(size: int) -> Future[int]:
+    future: Future[int] = Future()
+    future.set_result(size)
+    return future
+
+
+def _all_done(parts: list[Future[None]], size: int, path: str) -> Future[int]:
+    """A future done with ``size`` once every one of ``parts`` is; if one failed, with its
+    error, after removing the file at ``path`` (it may not be durable)."""
+    combined: Future[int] = Future()
+    left = [len(parts)]
+    lock = threading.Lock()
+
+    def finished(_part: Future[None]) -> None:
+        with lock:
+            left[0] -= 1
+            if left[0]:
+                return
+        errors = [error for part in parts if (error := part.exception()) is not None]
+        if errors:
+            _unlink_quietly(path)
+            combined.set_exception(errors[0])
+        else:
+            combined.set_result(size)
+
+    for part in parts:
+        part.add_done_callback(finished)
+    return combined
 
 
 def _write_all(fd: int, data: bytes) -> int:

@@ -2,8 +2,9 @@
 
 For each upload: read its header in one pass (``dicom.header_scan``; pydicom for what that does
 not cover), check it, then — bytes first — write it under a new immutable blob key and index it
-in one transaction. An upload held in memory has its blob written and fsynced in another thread
-while its header is read; a large one is spooled to disk first and moved into place. A crash
+in one transaction. An upload held in memory is written in place at once and its fsyncs run in
+other threads while its header is read; a large one is spooled to disk first and moved into
+place. A crash
 between bytes and index leaves an orphan blob for the sweep, never an index row without bytes.
 A duplicate (same UIDs, same SHA-256) changes nothing and counts as stored; different content
 under a stored SOP Instance UID fails with the stored copy kept.
@@ -26,7 +27,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from dicomstore.blobs import BlobStore
+from dicomstore.blobs import BlobStore, put_new
 from dicomstore.clock import utcnow
 from dicomstore.dicom.attributes import (
     series_attributes,
@@ -54,8 +55,8 @@ log = logging.getLogger(__name__)
 
 STORAGE_CLASSES = frozenset({"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"})
 
-# Threads writing blobs of in-memory uploads: a few requests' fsyncs at once.
-_BLOB_WRITERS = 8
+# Threads waiting for the fsyncs of in-memory uploads' blobs (two each: file and folder).
+_BLOB_WRITERS = 16
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,7 +201,7 @@ class StowService:
         self.blobs = blobs
         #: Whether `target` may run on an event loop: a library call on local pages, no network.
         self.looks_up_at_once = index.embedded
-        # Blob writes run beside the header reads of in-memory uploads (fsync waits, not CPU).
+        # Blob fsyncs run beside the header reads of in-memory uploads (waits, not CPU).
         self._blob_writes = ThreadPoolExecutor(_BLOB_WRITERS, thread_name_prefix="stow-blob")
 
     def target(
@@ -254,24 +255,15 @@ class StowService:
             )
         return self.store(target, staged)
 
-    def write_blob(self, target: StowTarget, data: bytes) -> tuple[str, Future[int]]:
-        """Start writing an upload held in memory under a new key, in a blob-writer thread; it
-        returns at once (an event loop may call it), so the fsync runs beside the header read.
-        Pass the result to `store_bytes`, which waits for it."""
-        key = _blob_key(target)
-        return key, self._blob_writes.submit(self.blobs.put, key, (data,))
-
     def store_bytes(
-        self,
-        target: StowTarget,
-        data: bytes,
-        writing: tuple[str, Future[int]],
-        turn: Turn | None = None,
+        self, target: StowTarget, data: bytes, turn: Turn | None = None
     ) -> StoreOutcome:
-        """Store an upload held in memory (most single images) whose blob `write_blob` is
-        writing: no staging file, the header is read from memory meanwhile."""
-        key, written = writing
+        """Store an upload held in memory (most single images): no staging file. Its bytes go
+        under a new key first, and their fsyncs run in blob-writer threads while the header
+        is hashed and read; the index names them once they are durable."""
         try:
+            key = _blob_key(target)
+            written = put_new(self.blobs, key, data, self._blob_writes)
             sha256 = hashlib.sha256(data).hexdigest()
             try:
                 described = scan_instance(data, _bulk_data_uri)

@@ -272,21 +272,19 @@ async def _storing(
     upload: list[bytes] | StagedFile,
     turn: Turn | None = None,
 ) -> StoreOutcome:
-    """Store a received instance in a worker thread: one thread hop for all of its work (an
-    upload held in memory starts being written before it)."""
+    """Store a received instance in a worker thread: one thread hop for all of its work."""
     try:
         target = await lookup
-        if isinstance(upload, StagedFile):
-            return await run_in_threadpool(services.stow.store, target, upload, turn)
-        data = upload[0] if len(upload) == 1 else b"".join(upload)
-        writing = services.stow.write_blob(target, data)
     except BaseException:
         if turn is not None:
             turn.done()
         if isinstance(upload, StagedFile):
             upload.discard()
         raise
-    return await run_in_threadpool(services.stow.store_bytes, target, data, writing, turn)
+    if isinstance(upload, StagedFile):
+        return await run_in_threadpool(services.stow.store, target, upload, turn)
+    data = upload[0] if len(upload) == 1 else b"".join(upload)
+    return await run_in_threadpool(services.stow.store_bytes, target, data, turn)
 
 
 async def _looked_up_meanwhile(

@@ -17,9 +17,11 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 __all__ = ["PreparedRead", "run_prepared"]
 
@@ -30,9 +32,11 @@ class _Compiled:
     """A statement's SQL text for one dialect, with how to convert its values both ways."""
 
     def __init__(
-        self, dialect: sa.Dialect, statement: sa.Executable, columns: Sequence[str] = ()
+        self, dialect: sa.Dialect, statement: ClauseElement, columns: Sequence[str] = ()
     ) -> None:
-        compiled = statement.compile(dialect=dialect, column_keys=list(columns) or None)
+        compiled = cast(
+            SQLCompiler, statement.compile(dialect=dialect, column_keys=list(columns) or None)
+        )
         self.sql = str(compiled)
         self._positions = compiled.positiontup if compiled.positional else None
         # Values the statement fixes itself, such as an OFFSET 0 the dialect adds to a LIMIT.
@@ -111,7 +115,7 @@ _PREPARING = threading.Lock()
 
 def run_prepared(
     tx: sa.Connection,
-    statement: sa.Executable,
+    statement: ClauseElement,
     values: Mapping[str, Any],
     *,
     columns: Sequence[str] = (),

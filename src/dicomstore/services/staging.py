@@ -41,12 +41,12 @@ class Spool:
         self._size = 0
         self._finished = False
 
-    def write(self, chunk: bytes) -> None:
+    def write(self, chunk: bytes | bytearray | memoryview) -> None:
         self._file.write(chunk)
         self._hash.update(chunk)
         self._size += len(chunk)
 
-    def write_all(self, chunks: Iterable[bytes]) -> None:
+    def write_all(self, chunks: Iterable[bytes | bytearray | memoryview]) -> None:
         for chunk in chunks:
             self.write(chunk)
 

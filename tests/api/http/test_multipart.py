@@ -67,19 +67,30 @@ async def stream(chunks: Iterable[bytes]) -> AsyncIterator[bytes]:
         yield chunk
 
 
-async def collect(chunks: AsyncIterable[bytes], boundary: str, **options: Any) -> Parsed:
+async def collect(
+    chunks: AsyncIterable[bytes], boundary: str, reading: str = "chunks", **options: Any
+) -> Parsed:
+    """The parts, their bodies read with ``Part.chunks`` or ``Part.pieces`` (``reading``)."""
     parsed = []
     async for part in iter_parts(chunks, boundary, **options):
         body = bytearray()
-        async for piece in part.chunks():
+        async for piece in getattr(part, reading)():
             assert piece  # the parser never hands out empty pieces
+            assert reading == "pieces" or type(piece) is bytes
             body += piece
         parsed.append((dict(part.headers), bytes(body)))
     return parsed
 
 
-def parse(data: bytes, boundary: str, sizes: int | Sequence[int] = 0, **options: Any) -> Parsed:
-    return run(collect(stream(split(data, sizes or max(len(data), 1))), boundary, **options))
+def parse(
+    data: bytes,
+    boundary: str,
+    sizes: int | Sequence[int] = 0,
+    reading: str = "chunks",
+    **options: Any,
+) -> Parsed:
+    chunks = stream(split(data, sizes or max(len(data), 1)))
+    return run(collect(chunks, boundary, reading, **options))
 
 
 def write(parts: Iterable[tuple[dict[str, str], Any]], boundary: str) -> bytes:
@@ -417,27 +428,53 @@ def lowered(parts: list[tuple[dict[str, str], bytes]]) -> Parsed:
     ]
 
 
+# Part.pieces hands out incoming chunks without copying them when it can: read both ways.
+READINGS = ("chunks", "pieces")
+
+
+@pytest.mark.parametrize("reading", READINGS)
 @pytest.mark.parametrize("sizes", [*CHUNK_SIZES, "random"])
-def test_round_trip_under_every_chunking(sizes: int | str) -> None:
+def test_round_trip_under_every_chunking(sizes: int | str, reading: str) -> None:
     rng = random.Random(2046)
     for boundary in (new_boundary(), "0f3cf5c0-70e0-41ef-baef-c6f9f65ec3e1", "b", "x y"):
         parts = random_parts(rng, boundary, 12)
         data = write(parts, boundary)
         chunking = [rng.randrange(1, 300) for _ in range(50)] if sizes == "random" else sizes
         assert isinstance(chunking, int | list)
-        assert parse(data, boundary, chunking) == lowered(parts)
+        assert parse(data, boundary, chunking, reading) == lowered(parts)
 
 
-def test_every_split_point_of_a_small_body() -> None:
+@pytest.mark.parametrize("reading", READINGS)
+def test_every_split_point_of_a_small_body(reading: str) -> None:
     boundary = "bnd"
     parts = [({"Content-Type": "a/b"}, b"\r\n--bn\r\n--bndx"), ({}, b""), ({"X": "1"}, b"--bnd-x")]
     data = b"preamble\r\n" + write(parts, boundary)[:-2] + b" \t\r\nepilogue"
     expected = lowered(parts)
     for first in range(1, len(data)):
-        assert parse(data, boundary, [first, len(data)]) == expected, first
+        assert parse(data, boundary, [first, len(data)], reading) == expected, first
         for second in range(first + 1, min(len(data), first + 40)):
             chunks = [data[:first], data[first:second], data[second:]]
-            assert run(collect(stream(chunks), boundary)) == expected, (first, second)
+            assert run(collect(stream(chunks), boundary, reading)) == expected, (first, second)
+
+
+def test_pieces_are_the_incoming_chunks_not_copies() -> None:
+    """A large body in large chunks: the pieces are views of the chunks or the parser's own
+    buffer, but for the joints between chunks."""
+    rng = random.Random(7)
+    boundary = new_boundary()
+    bodies = [rng.randbytes(300_000), b"", rng.randbytes(70_000)]
+    data = write([({"Content-Type": "application/dicom"}, body) for body in bodies], boundary)
+
+    async def read() -> list[list[bytes | bytearray | memoryview]]:
+        found = []
+        async for part in iter_parts(stream(split(data, 65536)), boundary):
+            found.append([piece async for piece in part.pieces()])
+        return found
+
+    found = run(read())
+    assert [b"".join(pieces) for pieces in found] == bodies
+    kept = [piece for pieces in found for piece in pieces if type(piece) is not bytes]
+    assert sum(map(len, kept)) > 0.85 * (len(bodies[0]) + len(bodies[2]))
 
 
 # --- parser: framing details --------------------------------------------------------------------
@@ -613,11 +650,12 @@ MALFORMED = [
 
 @pytest.mark.parametrize("size", [1, 7, 0])
 @pytest.mark.parametrize(("data", "boundary", "message"), MALFORMED)
+@pytest.mark.parametrize("reading", READINGS)
 def test_malformed_bodies_are_invalid_arguments(
-    data: bytes, boundary: str, message: str, size: int
+    data: bytes, boundary: str, message: str, size: int, reading: str
 ) -> None:
     with pytest.raises(InvalidArgument, match=message):
-        parse(data, boundary, size)
+        parse(data, boundary, size, reading)
 
 
 def test_empty_chunks_are_no_body() -> None:

@@ -252,11 +252,13 @@ async def _spooled(
     return await _storing(services, lookup, await _received(services, chunks))
 
 
-async def _received(services: Services, chunks: AsyncIterable[bytes]) -> list[bytes] | StagedFile:
+async def _received(
+    services: Services, chunks: AsyncIterable[bytes | bytearray | memoryview]
+) -> list[bytes | bytearray | memoryview] | StagedFile:
     """One uploaded instance, read whole: in memory if it fits in one spool write (most single
     images), else spooled to disk as it arrives."""
     rest = aiter(chunks)
-    pending: list[bytes] = []
+    pending: list[bytes | bytearray | memoryview] = []
     size = 0
     async for chunk in rest:
         pending.append(chunk)
@@ -269,7 +271,7 @@ async def _received(services: Services, chunks: AsyncIterable[bytes]) -> list[by
 async def _storing(
     services: Services,
     lookup: Awaitable[StowTarget],
-    upload: list[bytes] | StagedFile,
+    upload: list[bytes | bytearray | memoryview] | StagedFile,
     turn: Turn | None = None,
 ) -> StoreOutcome:
     """Store a received instance in a worker thread: one thread hop for all of its work."""
@@ -283,7 +285,7 @@ async def _storing(
         raise
     if isinstance(upload, StagedFile):
         return await run_in_threadpool(services.stow.store, target, upload, turn)
-    data = upload[0] if len(upload) == 1 else b"".join(upload)
+    data = upload[0] if len(upload) == 1 and type(upload[0]) is bytes else b"".join(upload)
     return await run_in_threadpool(services.stow.store_bytes, target, data, turn)
 
 
@@ -325,7 +327,7 @@ async def _store_parts(
                 )
                 storing.append(_done(failed))
                 continue
-            upload = await _received(services, part.chunks())
+            upload = await _received(services, part.pieces())
             turn = Turn(turn)  # indexed in the order sent, though stored side by side
             storing.append(asyncio.ensure_future(_storing(services, lookup, upload, turn)))
             unfinished = [future for future in storing if not future.done()]
@@ -346,7 +348,9 @@ def _done(outcome: StoreOutcome) -> asyncio.Future[StoreOutcome]:
 
 
 async def _spool(
-    services: Services, chunks: AsyncIterable[bytes], received: list[bytes]
+    services: Services,
+    chunks: AsyncIterable[bytes | bytearray | memoryview],
+    received: list[bytes | bytearray | memoryview],
 ) -> StagedFile:
     """Write a body (``received`` so far, then the rest of ``chunks``) to a staged file, hashing
     it, off the event loop: the bytes are gathered into ~1 MiB writes handed to a worker thread,
@@ -354,7 +358,7 @@ async def _spool(
     spool = await run_in_threadpool(services.stow.spool)
     with spool:
         await run_in_threadpool(spool.write_all, received)
-        pending: list[bytes] = []
+        pending: list[bytes | bytearray | memoryview] = []
         size = 0
         async for chunk in chunks:
             pending.append(chunk)

@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 from functools import cached_property
 from types import MappingProxyType
-from typing import Final, TypeVar
+from typing import Any, Final, TypeVar
 
 from dicomstore.errors import InvalidArgument
 
@@ -275,6 +275,11 @@ def _parse_header_block(block: bytes) -> PartHeaders:
     return PartHeaders(fields)
 
 
+# Up to this many bytes left in the buffer after a piece are moved to a new buffer, so that the
+# piece can be the old buffer itself (`Part.pieces`).
+_SMALL_REST = 4096
+
+
 class _Found(Enum):
     """What follows a possible delimiter (CRLF "--" boundary) at the start of the buffer."""
 
@@ -312,11 +317,13 @@ class _Reader:
         # be. _skip is its length (2, or 1 for a bare LF).
         self._skip = 0
         self._after = 0
+        # A piece `_clear` handed out the buffer's bytes before.
+        self._ahead: memoryview | None = None
         self.part_index = -1
         self.closed = False
 
-    async def _fill(self) -> bool:
-        """Append the next non-empty chunk to the buffer; False at the end of the stream."""
+    async def _next_chunk(self) -> bytes | None:
+        """The next non-empty chunk of the stream; None at its end."""
         while not self._eof:
             try:
                 chunk = await anext(self._source)
@@ -324,10 +331,39 @@ class _Reader:
                 self._eof = True
                 break
             if chunk:
-                self._buffer += chunk
                 self._received += len(chunk)
-                return True
-        return False
+                return chunk
+        return None
+
+    async def _fill(self) -> bool:
+        """Append the next non-empty chunk to the buffer; False at the end of the stream."""
+        chunk = await self._next_chunk()
+        if chunk is None:
+            return False
+        self._buffer += chunk
+        return True
+
+    def _clear(self, chunk: bytes) -> bytes | memoryview | None:
+        """A new chunk of body data handed out without copying it, when neither the chunk nor
+        its joint with the buffer (which holds less than a delimiter) can hold a delimiter: the
+        buffer's bytes come first, then the chunk but for the last bytes that could start one,
+        which become the buffer. None, and nothing changed, otherwise."""
+        buffer, delimiter = self._buffer, self._delimiter
+        keep = len(delimiter) - 1
+        if len(chunk) <= keep or chunk.find(delimiter) != -1:
+            return None
+        if (bytes(buffer) + chunk[:keep]).find(delimiter) != -1:
+            return None
+        # The body goes on past the header block: its line break was no delimiter's CRLF.
+        head = bytes(buffer[self._skip :])
+        self._skip = self._search_from = 0
+        buffer.clear()
+        buffer += chunk[len(chunk) - keep :]
+        piece = memoryview(chunk)[: len(chunk) - keep]
+        if not head:
+            return piece
+        self._ahead = piece
+        return head
 
     def _truncated(self) -> InvalidArgument:
         return InvalidArgument(
@@ -384,8 +420,13 @@ class _Reader:
                 return _Found.NEXT_PART
         return _Found.NOT_A_DELIMITER
 
-    async def read_body(self) -> bytes | None:
-        """The next piece of the current body, or None once the delimiter ending it is consumed."""
+    async def read_body(self, *, views: bool = False) -> bytes | bytearray | memoryview | None:
+        """The next piece of the current body, or None once the delimiter ending it is consumed.
+        With ``views``, a piece may be a memoryview of an incoming chunk (`_clear`) or the
+        buffer itself: not copied."""
+        if self._ahead is not None:
+            ahead, self._ahead = self._ahead, None
+            return ahead
         if not self._in_body:
             return None
         buffer = self._buffer
@@ -396,8 +437,12 @@ class _Reader:
                 # Hand out all but what could start a delimiter split across chunks.
                 size = len(buffer) - len(delimiter) + 1
                 if size <= 0:
-                    if not await self._fill():
+                    chunk = await self._next_chunk()
+                    if chunk is None:
                         raise self._ended()
+                    if views and (cleared := self._clear(chunk)) is not None:
+                        return cleared
+                    buffer += chunk
                     continue
             else:
                 kind = self._classify(found)
@@ -423,6 +468,11 @@ class _Reader:
                 self._skip = 0
                 continue
             self._search_from = 0
+            if views and len(buffer) - size <= _SMALL_REST:
+                # Hand out the buffer itself instead of a copy; the little left becomes the new one.
+                self._buffer = buffer[size:]
+                del buffer[size:]
+                return buffer
             with memoryview(buffer) as view:
                 piece = bytes(view[:size])
             del buffer[:size]
@@ -468,20 +518,21 @@ class _Reader:
             self._buffer.clear()
 
 
-class _BodyChunks(AsyncIterator[bytes]):
-    def __init__(self, reader: _Reader, index: int) -> None:
+class _BodyChunks(AsyncIterator[Any]):
+    def __init__(self, reader: _Reader, index: int, views: bool) -> None:
         self._reader = reader
         self._index = index
+        self._views = views
         self._done = False
 
-    async def __anext__(self) -> bytes:
+    async def __anext__(self) -> Any:
         if self._done:
             raise StopAsyncIteration
         if self._reader.part_index != self._index:
             raise RuntimeError(
                 f"The body of multipart part {self._index} is gone: the parser has moved on."
             )
-        piece = await self._reader.read_body()
+        piece = await self._reader.read_body(views=self._views)
         if piece is None:
             self._done = True
             raise StopAsyncIteration
@@ -542,7 +593,13 @@ class Part:
         RuntimeError
             While iterating, if the parser has already moved past this part.
         """
-        return _BodyChunks(self._reader, self.index)
+        return _BodyChunks(self._reader, self.index, False)
+
+    def pieces(self) -> AsyncIterator[bytes | bytearray | memoryview]:
+        """Stream the rest of the part's body as `chunks` does, but a piece may be a memoryview
+        of an incoming chunk or a bytearray the parser let go of, instead of a copy: for a
+        caller that writes or joins the pieces."""
+        return _BodyChunks(self._reader, self.index, True)
 
     async def read(self, *, max_bytes: int | None = None) -> bytes:
         """Read the rest of the part's body into memory (for small parts such as JSON metadata).

@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import os
 import stat
+import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from dicomstore.blobs import FileSystemBlobStore
-from dicomstore.blobs.filesystem import STAGING_DIR_NAME, TEMPORARY_PREFIX
+from dicomstore.blobs.filesystem import STAGING_DIR_NAME, TEMPORARY_PREFIX, _FolderSyncs
 from dicomstore.errors import FailedPrecondition
 
 
@@ -205,6 +206,60 @@ def test_put_new_writes_in_place_and_fsyncs_file_and_folder(
     assert sorted(sync_log) == [("fsync dir", str(root / "x" / "y")), ("fsync file", final)]
     assert (root / "x" / "y" / "z").read_bytes() == b"durable"
     assert files_under(root) == ["x/y/old", "x/y/z"]
+
+
+def test_concurrent_writes_share_folder_fsyncs_each_begun_after_they_asked() -> None:
+    """Group sync: every caller returns only after an fsync that began after it asked, and
+    callers that ask while one runs share the next."""
+    started: list[int] = []  # asks made when each fsync began
+    asked = [0]
+    lock = threading.Lock()
+    gate = threading.Event()
+
+    def slow_sync(folder: str) -> None:
+        with lock:
+            started.append(asked[0])
+        gate.wait(timeout=10)
+        time.sleep(0.01)
+
+    syncs = _FolderSyncs(slow_sync)
+    covered: list[tuple[int, int]] = []  # (this caller's ask, fsyncs begun when it returned)
+
+    def write() -> None:
+        with lock:
+            asked[0] += 1
+            mine = asked[0]
+        syncs.sync("folder")
+        with lock:
+            covered.append((mine, len(started)))
+
+    threads = [threading.Thread(target=write) for _ in range(12)]
+    for thread in threads:
+        thread.start()
+    time.sleep(0.05)  # all ask while the first fsync is held
+    gate.set()
+    for thread in threads:
+        thread.join(timeout=10)
+    assert len(covered) == 12
+    assert len(started) < 12  # shared
+    for mine, begun in covered:
+        # Some fsync that had begun by the time this caller returned began after it asked.
+        assert any(asks >= mine for asks in started[:begun]), (mine, started)
+
+
+def test_a_failed_folder_fsync_is_retried_by_the_next_caller() -> None:
+    calls: list[str] = []
+
+    def flaky(folder: str) -> None:
+        calls.append(folder)
+        if len(calls) == 1:
+            raise OSError(errno.EIO, "Input/output error")
+
+    syncs = _FolderSyncs(flaky)
+    with pytest.raises(OSError):
+        syncs.sync("f")
+    syncs.sync("f")
+    assert calls == ["f", "f"]
 
 
 def test_put_new_makes_missing_folders_and_refuses_a_used_key(

@@ -20,7 +20,7 @@ import secrets
 import stat
 import threading
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Executor, Future
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
@@ -47,6 +47,37 @@ _ATTEMPTS = 8
 _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 
+class _FolderSyncs:
+    """fsyncs of folders shared by the writes waiting for them (as a group commit shares a log
+    flush): a write asks once its file's entry is in the folder, and is done by any fsync of
+    the folder that began after it asked — its own, or one it waited for while another ran."""
+
+    def __init__(self, sync: Callable[[str], None]) -> None:
+        self._sync = sync
+        self._changed = threading.Condition()
+        self._asked: dict[str, int] = {}  # asks per folder so far
+        self._synced: dict[str, int] = {}  # asks covered by a finished fsync
+        self._running: set[str] = set()
+
+    def sync(self, folder: str) -> None:
+        with self._changed:
+            ticket = self._asked[folder] = self._asked.get(folder, 0) + 1
+            while self._synced.get(folder, 0) < ticket:
+                if folder in self._running:
+                    self._changed.wait()
+                    continue
+                self._running.add(folder)
+                covered = self._asked[folder]
+                self._changed.release()
+                try:
+                    self._sync(folder)
+                finally:
+                    self._changed.acquire()
+                    self._running.discard(folder)
+                    self._changed.notify_all()
+                self._synced[folder] = max(self._synced.get(folder, 0), covered)
+
+
 class FileSystemBlobStore:
     """A :class:`~dicomstore.blobs.store.BlobStore` over a local folder.
 
@@ -70,6 +101,7 @@ class FileSystemBlobStore:
         self._root = Path(root).absolute()
         self._root_text = str(self._root)
         self._fsync = fsync
+        self._folder_syncs = _FolderSyncs(self._sync_directory)
         self._root.mkdir(parents=True, exist_ok=True)
 
     def __repr__(self) -> str:
@@ -127,7 +159,8 @@ class FileSystemBlobStore:
 
         The bytes are written now, in the calling thread; the waits for durability — the fsync
         of the file and that of its folder, side by side — run on ``background``, and the future
-        is done once both are (with the size), or fails with the first error. A crash before
+        is done once both are (with the size), or fails with the first error. Concurrent writes
+        into one folder share its fsyncs. A crash before
         then can leave a partial blob under ``key``: an orphan, which the sweep removes. An
         existing ``key`` is refused (``FailedPrecondition``), never replaced.
         """
@@ -356,7 +389,7 @@ class FileSystemBlobStore:
 
     def _sync_folder(self, key: str, directory: str) -> None:
         with self._annotate("writing", key):
-            self._sync_directory(directory)
+            self._folder_syncs.sync(directory)
 
     def _replace(self, source: str | Path, key: str) -> None:
         destination = self._file(key)

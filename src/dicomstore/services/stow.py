@@ -18,6 +18,7 @@ import logging
 import math
 import re
 import threading
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -54,6 +55,9 @@ __all__ = ["STORAGE_CLASSES", "StowService", "StowTarget", "Turn", "storage_clas
 log = logging.getLogger(__name__)
 
 STORAGE_CLASSES = frozenset({"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"})
+
+# How long uploads go to one of a store's 256 blob folders before the next (see `_blob_key`).
+_FOLDER_SECONDS = 60
 
 # Threads waiting for the fsyncs of in-memory uploads' blobs (two each: file and folder).
 _BLOB_WRITERS = 16
@@ -419,9 +423,11 @@ def _run_now(work: Callable[[], int]) -> Future[int]:
 
 def _blob_key(target: StowTarget) -> str:
     # A new random key per upload (a blob is never rewritten in place), known before the bytes
-    # are hashed so that writing them can start at once; 256 folders per store.
-    name = uuid.uuid4().hex
-    return f"{target.blob_prefix}/{name[:2]}/{name}"
+    # are hashed so that writing them can start at once. 256 folders per store, taken in turn a
+    # minute each: uploads close in time share a folder, and the fsyncs that make their entries
+    # in it durable (`FileSystemBlobStore.put_new`).
+    folder = int(time.time() // _FOLDER_SECONDS) % 256
+    return f"{target.blob_prefix}/{folder:02x}/{uuid.uuid4().hex}"
 
 
 def _bulk_data_uri(study: str, series: str, sop: str, path: str) -> str:

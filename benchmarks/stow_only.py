@@ -1,0 +1,113 @@
+"""STOW-RS alone, with where the server's CPU goes: for comparing two versions of the code.
+
+    python benchmarks/stow_only.py [--src PATH] [--configs 1/1,8/1,1/10,8/10] [--instances 500]
+                                   [--rounds 1]
+
+Starts ``dicomstore serve --qido-mode standard`` (harness: free loopback port, temporary folder,
+SQLite, the default server processes) from the source tree ``--src`` (``src`` of this checkout
+by default: point it at an exported older commit to compare), then, for each configuration
+``CONCURRENCY/PER_REQUEST``, creates a store and sends it ``--instances`` CT slices of the
+corpus of ``vs_orthanc.py`` (generated into /tmp if missing) over keep-alive connections. For
+each it prints instances/s, the server's CPU time per instance (every thread of every process,
+from /proc), that time split between the event loops (each process's main thread) and the
+other threads, the share spent in the kernel, and the context switches per instance. No Orthanc: see
+``vs_orthanc.py`` for the comparison; on a shared machine, alternate the two versions and
+compare CPU per instance rather than single throughput figures.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+import urllib.parse
+from pathlib import Path
+
+import httpx
+from _harness import create_store, machine, process_tree, running_server, wait_until_quiet
+from _workload import Series, Study, Target, corpus, run_requests
+from vs_orthanc import FULL, stow_requests
+
+_TICK = os.sysconf("SC_CLK_TCK")
+
+
+def thread_times(pid: int) -> dict[str, float]:
+    """The server's CPU seconds — on its event loops (each process's main thread) and on its
+    other threads, from the nanosecond counters of /proc/…/schedstat; user and kernel, from the
+    processes' tick counters (which keep the time of threads that have ended) — and context
+    switches, summed over its processes."""
+    totals = dict.fromkeys(("loops", "threads", "user", "kernel", "switches"), 0.0)
+    for process in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{process}/stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        totals["user"] += int(fields[11]) / _TICK
+        totals["kernel"] += int(fields[12]) / _TICK
+        for tid in os.listdir(f"/proc/{process}/task"):
+            try:
+                on_cpu = Path(f"/proc/{process}/task/{tid}/schedstat").read_text().split()[0]
+                status = Path(f"/proc/{process}/task/{tid}/status").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            totals["loops" if tid == str(process) else "threads"] += int(on_cpu) / 1e9
+            totals["switches"] += sum(
+                int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
+            )
+    return totals
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--src", default=str(Path(__file__).parent.parent / "src"))
+    parser.add_argument("--configs", default="1/1,8/1,1/10,8/10")
+    parser.add_argument("--instances", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=1)
+    arguments = parser.parse_args()
+    os.environ["PYTHONPATH"] = os.path.abspath(arguments.src)
+    layout, _ = FULL
+    data, _ = corpus(layout, Path(tempfile.gettempdir()))
+    instances = [item for study in data.ct_studies() for item in study.instances()]
+    count = min(arguments.instances, len(instances))
+    print(f"{machine()}; source {arguments.src}; {count} instances per configuration")
+    with (
+        tempfile.TemporaryDirectory(prefix="dicomstore-stow-only-") as folder,
+        running_server(Path(folder) / "data", extra=["--qido-mode", "standard"]) as server,
+        httpx.Client(timeout=60) as admin,
+    ):
+        port = urllib.parse.urlsplit(server.url).port
+        assert port is not None
+        configs = arguments.configs.split(",")
+        for round_ in range(arguments.rounds):
+            for position, config in enumerate(configs):
+                concurrency, per_request = map(int, config.split("/"))
+                start = (round_ * len(configs) + position) * count % (len(instances) - count + 1)
+                chosen = instances[start : start + count]
+                study = Study("stow-only", "", "", [Series("stow-only", "CT", chosen)])
+                requests = stow_requests(data, [study], per_request)
+                root = urllib.parse.urlsplit(create_store(admin, server.url)).path
+                wait_until_quiet(process_tree(server.pid))
+                before = thread_times(server.pid)
+                started = time.perf_counter()
+                run = run_requests(Target("dicomstore", port, root), requests, concurrency)
+                wall = time.perf_counter() - started
+                after = thread_times(server.pid)
+                spent = {name: (after[name] - before[name]) / count for name in after}
+                cpu = spent["loops"] + spent["threads"]
+                kernel = spent["kernel"] / max(spent["user"] + spent["kernel"], 1e-9)
+                print(
+                    f"c{concurrency}, {per_request} per request: {count / wall:6.1f} inst/s, "
+                    f"server CPU {cpu * 1e3:.2f} ms/inst (event loops "
+                    f"{spent['loops'] * 1e3:.2f}, other threads {spent['threads'] * 1e3:.2f}; "
+                    f"{kernel:.0%} in the kernel), {spent['switches']:.0f} context "
+                    f"switches/inst, {run.failures} failures",
+                    flush=True,
+                )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

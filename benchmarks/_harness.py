@@ -263,22 +263,28 @@ def process_tree(pid: int) -> list[int]:
     return found
 
 
-def tree_cpu_seconds(pids: Sequence[int]) -> float:
-    """CPU time used so far by the process trees of ``pids``, every thread, from the kernel's
-    nanosecond scheduler accounting (/proc/PID/task/TID/schedstat)."""
-    total = 0
-    for pid in {member for root in pids for member in process_tree(root)}:
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time used so far by each live thread of process ``pid``, by thread id, from the
+    kernel's nanosecond scheduler accounting (/proc/PID/task/TID/schedstat)."""
+    seconds: dict[int, float] = {}
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return seconds
+    for task in tasks:
         try:
-            tasks = os.listdir(f"/proc/{pid}/task")
-        except OSError:
+            with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
+                seconds[int(task)] = int(stat.read().split()[0]) / 1e9
+        except (OSError, ValueError, IndexError):
             continue
-        for task in tasks:
-            try:
-                with open(f"/proc/{pid}/task/{task}/schedstat") as stat:
-                    total += int(stat.read().split()[0])
-            except (OSError, ValueError, IndexError):
-                continue
-    return total / 1e9
+    return seconds
+
+
+def tree_cpu_seconds(pids: Sequence[int]) -> float:
+    """CPU time used so far by the process trees of ``pids``, every thread
+    (`thread_cpu_seconds`)."""
+    members = {member for root in pids for member in process_tree(root)}
+    return sum(sum(thread_cpu_seconds(pid).values()) for pid in members)
 
 
 def wait_until_quiet(

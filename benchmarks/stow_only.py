@@ -26,7 +26,14 @@ import urllib.parse
 from pathlib import Path
 
 import httpx
-from _harness import create_store, machine, process_tree, running_server, wait_until_quiet
+from _harness import (
+    create_store,
+    machine,
+    process_tree,
+    running_server,
+    thread_cpu_seconds,
+    wait_until_quiet,
+)
 from _workload import Series, Study, Target, corpus, run_requests
 from vs_orthanc import FULL, stow_requests
 
@@ -35,9 +42,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 
 def thread_times(pid: int) -> dict[str, float]:
     """The server's CPU seconds — on its event loops (each process's main thread) and on its
-    other threads, from the nanosecond counters of /proc/…/schedstat; user and kernel, from the
-    processes' tick counters (which keep the time of threads that have ended) — and context
-    switches, summed over its processes."""
+    other threads (`thread_cpu_seconds`); user and kernel, from the processes' tick counters
+    (which keep the time of threads that have ended) — and context switches, summed over its
+    processes."""
     totals = dict.fromkeys(("loops", "threads", "user", "kernel", "switches"), 0.0)
     for process in process_tree(pid):
         try:
@@ -47,13 +54,12 @@ def thread_times(pid: int) -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         totals["user"] += int(fields[11]) / _TICK
         totals["kernel"] += int(fields[12]) / _TICK
-        for tid in os.listdir(f"/proc/{process}/task"):
+        for tid, on_cpu in thread_cpu_seconds(process).items():
+            totals["loops" if tid == process else "threads"] += on_cpu
             try:
-                on_cpu = Path(f"/proc/{process}/task/{tid}/schedstat").read_text().split()[0]
                 status = Path(f"/proc/{process}/task/{tid}/status").read_text()
             except OSError:  # the thread ended meanwhile
                 continue
-            totals["loops" if tid == str(process) else "threads"] += int(on_cpu) / 1e9
             totals["switches"] += sum(
                 int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
             )

@@ -49,8 +49,9 @@ _MISSING = (FileNotFoundError, NotADirectoryError, IsADirectoryError)
 
 class _FolderSyncs:
     """fsyncs of folders shared by the writes waiting for them (as a group commit shares a log
-    flush): a write asks once its file's entry is in the folder, and is done by any fsync of
-    the folder that began after it asked — its own, or one it waited for while another ran."""
+    flush): a write asks once its entry (a new file, a rename, a new subfolder) is in the folder,
+    and is done by any fsync of the folder that began after it asked — its own, or one it
+    waited for while another ran. Every folder fsync of the store goes through here."""
 
     def __init__(self, sync: Callable[[str], None]) -> None:
         self._sync = sync
@@ -159,10 +160,9 @@ class FileSystemBlobStore:
 
         The bytes are written now, in the calling thread; the waits for durability — the fsync
         of the file and that of its folder, side by side — run on ``background``, and the future
-        is done once both are (with the size), or fails with the first error. Concurrent writes
-        into one folder share its fsyncs. A crash before
-        then can leave a partial blob under ``key``: an orphan, which the sweep removes. An
-        existing ``key`` is refused (``FailedPrecondition``), never replaced.
+        is done once both are (with the size), or fails with the first error. A crash before then
+        can leave a partial blob under ``key``: an orphan, which the sweep removes. An existing
+        ``key`` is refused (``FailedPrecondition``), never replaced.
         """
         validate_key(key)
         path = self._file(key)
@@ -174,10 +174,7 @@ class FileSystemBlobStore:
                 os.close(fd)
                 _unlink_quietly(path)
                 raise
-        if not self._fsync:
-            os.close(fd)
-            return _done(size)
-        synced = _all_done(
+        return _all_done(
             [
                 background.submit(self._sync_file, key, fd),
                 background.submit(self._sync_folder, key, os.path.dirname(path)),
@@ -185,7 +182,6 @@ class FileSystemBlobStore:
             size,
             path,
         )
-        return synced
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for reading; see ``BlobStore.open``."""
@@ -380,10 +376,11 @@ class FileSystemBlobStore:
         raise AssertionError("unreachable")
 
     def _sync_file(self, key: str, fd: int) -> None:
-        """fsync ``fd``, then close it."""
+        """fsync ``fd`` (unless fsync is off), then close it."""
         try:
             with self._annotate("writing", key):
-                os.fsync(fd)
+                if self._fsync:
+                    os.fsync(fd)
         finally:
             os.close(fd)
 
@@ -406,7 +403,7 @@ class FileSystemBlobStore:
                 self._make_parents(key)
                 continue
             break
-        self._sync_directory(os.path.dirname(destination))
+        self._folder_syncs.sync(os.path.dirname(destination))
 
     def _make_parents(self, key: str) -> None:
         segments = key.split("/")[:-1]
@@ -425,7 +422,7 @@ class FileSystemBlobStore:
                                 f"blob key {key!r} conflicts with the blob stored under {prefix!r}"
                             ) from None
                     else:
-                        self._sync_directory(parent)
+                        self._folder_syncs.sync(str(parent))
             except FileNotFoundError:
                 # A concurrent delete pruned a folder we had made or found.
                 if attempt == _ATTEMPTS - 1:
@@ -515,12 +512,6 @@ def _read_at(fd: int, offset: int, length: int) -> bytes:
         parts.append(part)
         received += len(part)
     return b"".join(parts)
-
-
-def _done(size: int) -> Future[int]:
-    future: Future[int] = Future()
-    future.set_result(size)
-    return future
 
 
 def _all_done(parts: list[Future[None]], size: int, path: str) -> Future[int]:

@@ -81,6 +81,31 @@ class _Compiled:
         return self.converted(fetched)
 
 
+# Per dialect (the bind processors use its JSON serializer), per statement and column keys.
+_PREPARED: weakref.WeakKeyDictionary[sa.Dialect, dict[tuple[int, tuple[str, ...]], Any]] = (
+    weakref.WeakKeyDictionary()
+)
+_PREPARING = threading.Lock()
+
+
+def _compiled(
+    dialect: sa.Dialect, statement: ClauseElement, columns: Sequence[str] = ()
+) -> _Compiled:
+    """``statement`` (a module-level constant) compiled for ``dialect``, once."""
+    key = (id(statement), tuple(columns))
+    by_statement = _PREPARED.get(dialect)
+    found = None if by_statement is None else by_statement.get(key)
+    if found is None:
+        with _PREPARING:
+            by_statement = _PREPARED.setdefault(dialect, {})
+            # The statement is kept with its compiled form, so that its id cannot be reused.
+            found = by_statement.get(key)
+            if found is None:
+                found = by_statement[key] = (statement, _Compiled(dialect, statement, columns))
+    compiled: _Compiled = found[1]
+    return compiled
+
+
 class PreparedRead:
     """``statement`` ready to run on ``engine`` with bind parameter values.
 
@@ -94,7 +119,7 @@ class PreparedRead:
 
     def __init__(self, engine: sa.Engine, statement: sa.Select[Any]) -> None:
         self._engine = engine
-        self._compiled = _Compiled(engine.dialect, statement)
+        self._compiled = _compiled(engine.dialect, statement)
 
     def rows(self, values: Mapping[str, Any]) -> list[Row]:
         """Every row for the bind parameter ``values``, each column converted as
@@ -104,13 +129,6 @@ class PreparedRead:
             return self._compiled.run(connection, values)
         finally:
             connection.close()  # back to the pool, which rolls back
-
-
-# Per dialect (the bind processors use its JSON serializer), per statement and column keys.
-_PREPARED: weakref.WeakKeyDictionary[sa.Dialect, dict[tuple[int, tuple[str, ...]], Any]] = (
-    weakref.WeakKeyDictionary()
-)
-_PREPARING = threading.Lock()
 
 
 def run_prepared(
@@ -123,15 +141,4 @@ def run_prepared(
     """Run ``statement``, a module-level constant, in ``tx`` as ``tx.execute(statement, values)``
     would (the rows it returns, if any), compiled once per dialect. An ``INSERT`` without
     ``VALUES`` names its ``columns``: those of ``values``."""
-    key = (id(statement), tuple(columns))
-    by_statement = _PREPARED.get(tx.dialect)
-    found = None if by_statement is None else by_statement.get(key)
-    if found is None:
-        with _PREPARING:
-            by_statement = _PREPARED.setdefault(tx.dialect, {})
-            # The statement is kept with its compiled form, so that its id cannot be reused.
-            found = by_statement.get(key)
-            if found is None:
-                found = by_statement[key] = (statement, _Compiled(tx.dialect, statement, columns))
-    compiled: _Compiled = found[1]
-    return compiled.run(tx.connection, values)
+    return _compiled(tx.dialect, statement, columns).run(tx.connection, values)

@@ -41,6 +41,7 @@ from dicomstore.dicom.qido import (
     QidoQuery,
     matches,
     parse_query,
+    returned_attributes,
 )
 from dicomstore.index import Index
 from dicomstore.index import datasets as dataset_rows
@@ -48,13 +49,20 @@ from dicomstore.index import dicom_stores as store_rows
 from dicomstore.index.dicom_stores import DicomStoreConfig
 from dicomstore.index.instances import IngestOutcome, add_instance
 from dicomstore.index.schema import series, studies
-from dicomstore.index.search import compile_search, search, search_in_named_store
+from dicomstore.index.search import (
+    _prepared,
+    compile_search,
+    search,
+    search_in_named_store,
+    search_values,
+)
 from dicomstore.names import DatasetName, DicomStoreName
 from tests.conftest import ENGINES
 from tests.index import qido_corpus as corpus
 from tests.index.conftest import LOCATION, NOW
 
 GOOGLE, STANDARD = QidoMode.GOOGLE, QidoMode.STANDARD
+NAMED = DicomStoreName(DatasetName(LOCATION, "qido"), "store")
 STUDY, SERIES, INSTANCE = Level.STUDY, Level.SERIES, Level.INSTANCE
 EMPTY_CONFIG = DicomStoreConfig(
     labels={}, notification_config=None, notification_configs=[], stream_configs=[]
@@ -82,6 +90,11 @@ class Corpus:
     def run(self, query: QidoQuery) -> list[dict[str, Any]]:
         with self.index.transaction() as tx:
             return search(tx, self.store_pk, query)
+
+    def run_named(self, query: QidoQuery) -> list[dict[str, Any]]:
+        """``run`` through the store's name: the compiled statement of the query's shape."""
+        with self.index.transaction() as tx:
+            return search_in_named_store(tx, NAMED, query)
 
     def search(
         self, level: Level, params: Sequence[tuple[str, str]] = (), **kwargs: Any
@@ -192,8 +205,10 @@ def _found(
 ) -> list[str]:
     """The UIDs found, checked against the reference semantics on the way."""
     query = indexed.query(level, params, **kwargs)
-    found = _uids(indexed.run(query), level)
+    answers = indexed.run(query)
+    found = _uids(answers, level)
     assert found == _reference(query)
+    assert indexed.run_named(query) == answers
     return found
 
 
@@ -467,13 +482,42 @@ def test_a_search_by_store_name_answers_as_by_store_key(
     indexed: Corpus, level: Level, params: list[tuple[str, str]]
 ) -> None:
     query = indexed.query(level, params, mode=STANDARD)
-    named = DicomStoreName(DatasetName(LOCATION, "qido"), "store")
     with indexed.index.transaction() as tx:
-        answers = search_in_named_store(tx, named, query)
+        answers = search_in_named_store(tx, NAMED, query)
         assert answers
         assert answers == search(tx, indexed.store_pk, query)
         missing = DicomStoreName(DatasetName(LOCATION, "qido"), "missing")
         assert search_in_named_store(tx, missing, query) == []
+
+
+def test_searches_of_one_shape_share_a_statement_but_not_their_values(indexed: Corpus) -> None:
+    first = indexed.query(STUDY, [("PatientID", "PID1"), ("StudyDate", "20240101-")])
+    second = indexed.query(STUDY, [("PatientID", "PID2"), ("StudyDate", "20000101-")])
+    with indexed.index.transaction() as tx:
+        shared = _prepared(tx.dialect, first, returned_attributes(first))
+        assert _prepared(tx.dialect, second, returned_attributes(second)) is shared
+    assert _uids(indexed.run_named(first), STUDY) == _reference(first) != []
+    assert _uids(indexed.run_named(second), STUDY) == _reference(second) != []
+    assert _reference(first) != _reference(second)
+
+
+def test_search_values_are_those_the_statement_binds(indexed: Corpus) -> None:
+    params = [
+        ("PatientName", "yam*"),
+        ("StudyDate", "20240101-20241231"),
+        ("ModalitiesInStudy", "CT,MR"),
+        ("fuzzymatching", "true"),
+        ("limit", "7"),
+        ("offset", "1"),
+    ]
+    query = indexed.query(SERIES, params, mode=STANDARD, study=C.JOHN_1.uid)
+    with indexed.index.transaction() as tx:
+        statement = compile_search(query, indexed.store_pk, tx.dialect)
+        values = search_values(query, tx.dialect)
+    bound = {name for name in statement.compile(dialect=tx.dialect).params if name[0] == "q"}
+    assert bound | {"limit", "offset"} == set(values)
+    assert values["q0"] == C.JOHN_1.uid
+    assert (values["limit"], values["offset"]) == (7, 1)
 
 
 # --- Levels and paths ----------------------------------------------------------------------

@@ -23,12 +23,12 @@ import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["PreparedRead", "run_prepared"]
+__all__ = ["Compiled", "PreparedRead", "run_prepared"]
 
 Row = tuple[Any, ...]
 
 
-class _Compiled:
+class Compiled:
     """A statement's SQL text for one dialect, with how to convert its values both ways."""
 
     def __init__(
@@ -42,7 +42,7 @@ class _Compiled:
         # Values the statement fixes itself, such as an OFFSET 0 the dialect adds to a LIMIT.
         self._fixed = {name: value for name, value in compiled.params.items() if value is not None}
         self._binders: list[tuple[str, Callable[[Any], Any]]] = []
-        for name, bind in compiled.binds.items():
+        for bind, name in compiled.bind_names.items():  # names as rendered, anonymous too
             process = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if process is not None:
                 self._binders.append((name, process))
@@ -90,7 +90,7 @@ _PREPARING = threading.Lock()
 
 def _compiled(
     dialect: sa.Dialect, statement: ClauseElement, columns: Sequence[str] = ()
-) -> _Compiled:
+) -> Compiled:
     """``statement`` (a module-level constant) compiled for ``dialect``, once."""
     key = (id(statement), tuple(columns))
     by_statement = _PREPARED.get(dialect)
@@ -101,8 +101,8 @@ def _compiled(
             # The statement is kept with its compiled form, so that its id cannot be reused.
             found = by_statement.get(key)
             if found is None:
-                found = by_statement[key] = (statement, _Compiled(dialect, statement, columns))
-    compiled: _Compiled = found[1]
+                found = by_statement[key] = (statement, Compiled(dialect, statement, columns))
+    compiled: Compiled = found[1]
     return compiled
 
 

@@ -28,7 +28,10 @@ caller's.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Mapping
+import itertools
+import threading
+import weakref
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
 import sqlalchemy as sa
@@ -64,10 +67,11 @@ from dicomstore.dicom.qido import (
     returned_attributes,
 )
 from dicomstore.index.instances import NAMED_STORE_PK, store_name_values
+from dicomstore.index.prepared import Compiled
 from dicomstore.index.schema import instances, series, studies
 from dicomstore.names import DicomStoreName
 
-__all__ = ["compile_search", "search", "search_in_named_store"]
+__all__ = ["compile_search", "search", "search_in_named_store", "search_values"]
 
 Condition = sa.ColumnElement[bool]
 
@@ -77,24 +81,28 @@ _SEPARATOR = "\\"
 
 
 # --- One function per matching type (PS3.4 C.2.2.2) ----------------------------------------
+#
+# A condition takes its values from ``params``, bind parameters handed out in the order
+# `_matcher_values` lists the values: statements of the same shape (`_shape`) are then one SQL
+# text, compiled once (`search_in_named_store`), run with each search's values.
+
+Params = Iterator[sa.BindParameter[Any]]
 
 
-def _universal(column: sa.ColumnElement[Any], matcher: Universal, dialect: sa.Dialect) -> Condition:
+def _universal(column: sa.ColumnElement[Any], matcher: Universal, params: Params) -> Condition:
     return sa.true()
 
 
-def _single_value(
-    column: sa.ColumnElement[Any], matcher: SingleValue, dialect: sa.Dialect
-) -> Condition:
-    return column == matcher.value
+def _single_value(column: sa.ColumnElement[Any], matcher: SingleValue, params: Params) -> Condition:
+    return column == next(params)
 
 
-def _uid_list(column: sa.ColumnElement[Any], matcher: UidList, dialect: sa.Dialect) -> Condition:
-    return column.in_(matcher.uids)
+def _uid_list(column: sa.ColumnElement[Any], matcher: UidList, params: Params) -> Condition:
+    return column.in_([next(params) for _ in matcher.uids])
 
 
 def _range(
-    column: sa.ColumnElement[Any], matcher: DateRange | TimeRange, dialect: sa.Dialect
+    column: sa.ColumnElement[Any], matcher: DateRange | TimeRange, params: Params
 ) -> Condition:
     # Normalised values and bounds are fixed-width digit strings (YYYYMMDD, HHMMSS.FFFFFF: the
     # dot always sixth), which every collation orders as code points do: compared in the
@@ -102,9 +110,9 @@ def _range(
     # (PostgreSQL uses an index only for comparisons in the collation it was built with).
     conditions: list[Condition] = [column.is_not(None)]
     if matcher.start is not None:
-        conditions.append(column >= matcher.start)
+        conditions.append(column >= next(params))
     if matcher.end is not None:
-        conditions.append(column <= matcher.end)
+        conditions.append(column <= next(params))
     return sa.and_(*conditions)
 
 
@@ -112,26 +120,28 @@ def _like_escaped(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def _wildcard(column: sa.ColumnElement[Any], matcher: Wildcard, dialect: sa.Dialect) -> Condition:
-    if dialect.name == "sqlite":
-        # GLOB is case-sensitive; only "[" needs quoting ("*" and "?" mean what DICOM's do).
-        return column.op("GLOB", is_comparison=True)(matcher.pattern.replace("[", "[[]"))
-    pattern = _like_escaped(matcher.pattern).replace("*", "%").replace("?", "_")
-    return column.like(pattern, escape="\\")
+def _wildcard(
+    column: sa.ColumnElement[Any], matcher: Wildcard, params: Params, dialect: sa.Dialect
+) -> Condition:
+    if dialect.name == "sqlite":  # GLOB is case-sensitive (see `_wildcard_pattern`)
+        return column.op("GLOB", is_comparison=True)(next(params))
+    return column.like(next(params), escape="\\")
+
+
+def _wildcard_pattern(matcher: Wildcard, dialect: sa.Dialect) -> str:
+    if dialect.name == "sqlite":  # only "[" needs quoting ("*" and "?" mean what DICOM's do)
+        return matcher.pattern.replace("[", "[[]")
+    return _like_escaped(matcher.pattern).replace("*", "%").replace("?", "_")
 
 
 def _fuzzy_person_name(
-    column: sa.ColumnElement[Any], matcher: FuzzyPersonName, dialect: sa.Dialect
+    column: sa.ColumnElement[Any], matcher: FuzzyPersonName, params: Params
 ) -> Condition:
     # The column holds " word word ": " token" found in it means a word starts with the token.
-    return sa.or_(
-        *(column.like(f"% {_like_escaped(token)}%", escape="\\") for token in matcher.tokens)
-    )
+    return sa.or_(*(column.like(next(params), escape="\\") for _ in matcher.tokens))
 
 
-def _empty_value(
-    column: sa.ColumnElement[Any], matcher: EmptyValue, dialect: sa.Dialect
-) -> Condition:
+def _empty_value(column: sa.ColumnElement[Any], matcher: EmptyValue, params: Params) -> Condition:
     return column.is_(None)
 
 
@@ -140,29 +150,65 @@ def _condition(
     column: sa.ColumnElement[Any],
     fuzzy_column: sa.ColumnElement[Any] | None,
     dialect: sa.Dialect,
+    params: Params,
 ) -> Condition:
     match matcher:
         case Universal():
-            return _universal(column, matcher, dialect)
+            return _universal(column, matcher, params)
         case SingleValue():
-            return _single_value(column, matcher, dialect)
+            return _single_value(column, matcher, params)
         case UidList():
-            return _uid_list(column, matcher, dialect)
+            return _uid_list(column, matcher, params)
         case DateRange() | TimeRange():
-            return _range(column, matcher, dialect)
+            return _range(column, matcher, params)
         case Wildcard():
-            return _wildcard(column, matcher, dialect)
+            return _wildcard(column, matcher, params, dialect)
         case FuzzyPersonName():
             assert fuzzy_column is not None, "fuzzy matching is parsed for PN keys only"
-            return _fuzzy_person_name(fuzzy_column, matcher, dialect)
+            return _fuzzy_person_name(fuzzy_column, matcher, params)
         case EmptyValue():
-            return _empty_value(column, matcher, dialect)
+            return _empty_value(column, matcher, params)
         case AnyOf(matchers):
-            return sa.or_(*(_condition(each, column, fuzzy_column, dialect) for each in matchers))
+            return sa.or_(
+                *(_condition(each, column, fuzzy_column, dialect, params) for each in matchers)
+            )
     raise TypeError(f"not a matcher: {matcher!r}")  # pragma: no cover
 
 
-def _predicate(match: Match, dialect: sa.Dialect) -> Condition:
+def _matcher_values(matcher: Matcher, dialect: sa.Dialect) -> list[Any]:
+    """The values ``matcher``'s condition binds, in the order it takes them."""
+    match matcher:
+        case SingleValue():
+            return [matcher.value]
+        case UidList():
+            return list(matcher.uids)
+        case DateRange() | TimeRange():
+            return [bound for bound in (matcher.start, matcher.end) if bound is not None]
+        case Wildcard():
+            return [_wildcard_pattern(matcher, dialect)]
+        case FuzzyPersonName():
+            return [f"% {_like_escaped(token)}%" for token in matcher.tokens]
+        case AnyOf(matchers):
+            return [value for each in matchers for value in _matcher_values(each, dialect)]
+    return []  # Universal, EmptyValue
+
+
+def _matcher_shape(matcher: Matcher) -> Hashable:
+    """What of ``matcher`` its condition's SQL depends on: its type and how many values."""
+    kind = type(matcher).__name__
+    match matcher:
+        case UidList():
+            return kind, len(matcher.uids)
+        case DateRange() | TimeRange():
+            return kind, matcher.start is None, matcher.end is None
+        case FuzzyPersonName():
+            return kind, len(matcher.tokens)
+        case AnyOf(matchers):
+            return kind, tuple(_matcher_shape(each) for each in matchers)
+    return kind
+
+
+def _predicate(match: Match, dialect: sa.Dialect, params: Params) -> Condition:
     key = match.key
     if isinstance(match.matcher, Universal):
         return sa.true()
@@ -170,11 +216,11 @@ def _predicate(match: Match, dialect: sa.Dialect) -> Condition:
         related = series.alias("related_series")
         return sa.exists().where(
             related.c.study_pk == studies.c.pk,
-            _condition(match.matcher, related.c[key.column], None, dialect),
+            _condition(match.matcher, related.c[key.column], None, dialect, params),
         )
     table = _TABLES[key.table]
     fuzzy = table.c[key.fuzzy_column] if key.fuzzy_column else None
-    return _condition(match.matcher, table.c[key.column], fuzzy, dialect)
+    return _condition(match.matcher, table.c[key.column], fuzzy, dialect, params)
 
 
 # --- The statement --------------------------------------------------------------------------
@@ -188,7 +234,13 @@ def _needs_row_attributes(tags: frozenset[str], uid: str) -> bool:
 def _modalities() -> sa.ColumnElement[Any]:
     related = series.alias("study_modalities")
     return (
-        sa.select(sa.func.aggregate_strings(related.c.modality, _SEPARATOR))
+        # The separator written into the text, not bound: the same text for every search.
+        sa.select(
+            sa.func.aggregate_strings(
+                related.c.modality,
+                sa.literal_column(f"'{_SEPARATOR}'"),  # type: ignore[arg-type]
+            )
+        )
         .where(related.c.study_pk == studies.c.pk)
         .scalar_subquery()
     )
@@ -336,24 +388,46 @@ def compile_search(
             studies, series.c.study_pk == studies.c.pk
         )
     searched = _TABLES[query.level]
+    params: Params = (sa.bindparam(f"q{number}") for number in itertools.count())
     # The store is matched on the study row, which every level joins: the planners then walk
     # study → series → instances through their keys instead of every instance of the store.
     conditions: list[Condition] = [studies.c.dicom_store_pk == store_pk]
     if query.study_uid is not None:
-        conditions.append(studies.c.study_instance_uid == query.study_uid)
+        conditions.append(studies.c.study_instance_uid == next(params))
     entry = _entry_table(query)
     if entry is not None:
         conditions.append(entry.c.dicom_store_pk == store_pk)
     if query.series_uid is not None:
-        conditions.append(series.c.series_instance_uid == query.series_uid)
-    conditions.extend(_predicate(match, dialect) for match in query.matches)
+        conditions.append(series.c.series_instance_uid == next(params))
+    conditions.extend(_predicate(match, dialect, params) for match in query.matches)
     return (
         sa.select(*_selected(query, returned, dialect))
         .select_from(source)
         .where(*conditions)
         .order_by(searched.c.pk)
-        .limit(query.limit)
-        .offset(query.offset)
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+    )
+
+
+def search_values(query: QidoQuery, dialect: sa.Dialect) -> dict[str, Any]:
+    """The values of the bind parameters `compile_search` gives ``query``'s statement."""
+    values = [uid for uid in (query.study_uid, query.series_uid) if uid is not None]
+    for match in query.matches:
+        values.extend(_matcher_values(match.matcher, dialect))
+    named = {f"q{number}": value for number, value in enumerate(values)}
+    return {**named, "limit": query.limit, "offset": query.offset}
+
+
+def _shape(query: QidoQuery, returned: ReturnedAttributes) -> Hashable:
+    """What `compile_search`'s SQL for ``query`` depends on, all but the values bound."""
+    matches = tuple((match.key, _matcher_shape(match.matcher)) for match in query.matches)
+    return (
+        query.level,
+        query.study_uid is None,
+        query.series_uid is None,
+        matches,
+        returned,
     )
 
 
@@ -432,10 +506,11 @@ def _instance_part(
     _fill(answer, returned.instance, source, computed)
 
 
-def _answer(row: sa.Row[Any], query: QidoQuery, returned: ReturnedAttributes) -> dict[str, Any]:
-    # A plain dict: looking up a column the statement did not select is then cheap (a Row's
-    # mapping goes through an exception for each miss).
-    values = row._asdict()
+def _answer(
+    values: dict[str, Any], query: QidoQuery, returned: ReturnedAttributes
+) -> dict[str, Any]:
+    # ``values`` is a plain dict: looking up a column the statement did not select is then
+    # cheap (a Row's mapping goes through an exception for each miss).
     answer: dict[str, Any] = {}
     _study_part(values, returned, answer)
     if query.level is not Level.STUDY:
@@ -453,15 +528,50 @@ def search(tx: sa.Connection, store_pk: int, query: QidoQuery) -> list[dict[str,
     """
     returned = returned_attributes(query)
     statement = compile_search(query, store_pk, tx.dialect, returned)
-    return [_answer(row, query, returned) for row in tx.execute(statement)]
+    rows = tx.execute(statement, search_values(query, tx.dialect))
+    return [_answer(row._asdict(), query, returned) for row in rows]
 
 
 def search_in_named_store(
     tx: sa.Connection, store: DicomStoreName, query: QidoQuery
 ) -> list[dict[str, Any]]:
     """``search`` in the store called ``store``, found by name inside the same statement (one
-    statement per search). Empty when there is no such store: the caller tells the two apart."""
+    statement per search). Empty when there is no such store: the caller tells the two apart.
+
+    Searches of one shape share one SQL text, compiled once per dialect and run on the DBAPI
+    cursor (`index.prepared`): building and compiling the statement costs more than running it.
+    """
     returned = returned_attributes(query)
-    statement = compile_search(query, NAMED_STORE_PK, tx.dialect, returned)
-    rows = tx.execute(statement, store_name_values(store))
-    return [_answer(row, query, returned) for row in rows]
+    names, compiled = _prepared(tx.dialect, query, returned)
+    values = {**search_values(query, tx.dialect), **store_name_values(store)}
+    rows = compiled.run(tx.connection, values)
+    return [_answer(dict(zip(names, row, strict=True)), query, returned) for row in rows]
+
+
+# Compiled searches by dialect and shape; a few hundred shapes cover what clients send.
+_PREPARED: weakref.WeakKeyDictionary[sa.Dialect, dict[Hashable, tuple[list[str], Compiled]]] = (
+    weakref.WeakKeyDictionary()
+)
+_PREPARED_SHAPES = 512
+_PREPARING = threading.Lock()
+
+
+def _prepared(
+    dialect: sa.Dialect, query: QidoQuery, returned: ReturnedAttributes
+) -> tuple[list[str], Compiled]:
+    """The compiled statement for searches shaped as ``query``, and its columns' names."""
+    shape = _shape(query, returned)
+    by_shape = _PREPARED.get(dialect)
+    found = None if by_shape is None else by_shape.get(shape)
+    if found is None:
+        statement = compile_search(query, NAMED_STORE_PK, dialect, returned)
+        found = (
+            [str(column.key) for column in statement.selected_columns],
+            Compiled(dialect, statement),
+        )
+        with _PREPARING:
+            by_shape = _PREPARED.setdefault(dialect, {})
+            if len(by_shape) >= _PREPARED_SHAPES:
+                by_shape.clear()
+            by_shape[shape] = found
+    return found

@@ -18,6 +18,7 @@ from functools import partial
 import uvicorn
 
 from dicomstore.api.http.app import create_app
+from dicomstore.api.http.protocol import HttpProtocol
 from dicomstore.api.http.workers import run_workers
 from dicomstore.runtime import (
     StartupError,
@@ -213,7 +214,7 @@ def _serve_on(
             app,
             log_level=settings.log_level.value,
             loop="auto",
-            http="auto",
+            http=HttpProtocol,
             server_header=False,
             timeout_graceful_shutdown=10,
             # Google's clients (httplib2) reuse an idle connection without retrying a POST on a

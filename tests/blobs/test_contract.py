@@ -276,7 +276,9 @@ BIG = 50 * 1024 * 1024
 def test_put_new_is_readable_once_durable(store: BlobStore) -> None:
     with ThreadPoolExecutor(2) as background:
         written = put_new(store, "new/a/b", b"fresh bytes", background)
-        assert written.result(timeout=30) == len(b"fresh bytes")
+        assert written.durable() == len(b"fresh bytes")
+        discarded = put_new(store, "new/c", b"not kept", background)
+        discarded.discard()
     assert store.read_range("new/a/b", 0, 11) == b"fresh bytes"
     assert list(store.keys("new/")) == ["new/a/b"]
 

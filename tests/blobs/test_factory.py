@@ -89,6 +89,7 @@ def test_public_surface() -> None:
         "BlobStore",
         "FileSystemBlobStore",
         "MemoryBlobStore",
+        "NewBlob",
         "ObjectBlobStore",
         "open_blob_store",
         "put_new",

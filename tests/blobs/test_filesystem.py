@@ -199,11 +199,13 @@ def test_put_new_writes_in_place_and_fsyncs_file_and_folder(
 ) -> None:
     store.put("x/y/old", [b"make the folders"])
     sync_log.clear()
-    with ThreadPoolExecutor(2) as background:
-        assert store.put_new("x/y/z", b"durable", background).result(timeout=30) == 7
+    written = store.put_new("x/y/z", b"durable")
+    assert sync_log == []  # written, the disk started on it, but not waited for yet
+    assert written.durable() == 7
+    assert written.durable() == 7  # once
     final = str(root / "x" / "y" / "z")
-    # No temporary file and no rename; the two fsyncs may come in either order.
-    assert sorted(sync_log) == [("fsync dir", str(root / "x" / "y")), ("fsync file", final)]
+    # No temporary file and no rename: the file, then its folder.
+    assert sync_log == [("fsync file", final), ("fsync dir", str(root / "x" / "y"))]
     assert (root / "x" / "y" / "z").read_bytes() == b"durable"
     assert files_under(root) == ["x/y/old", "x/y/z"]
 
@@ -265,14 +267,39 @@ def test_a_failed_folder_fsync_is_retried_by_the_next_caller() -> None:
 def test_put_new_makes_missing_folders_and_refuses_a_used_key(
     store: FileSystemBlobStore, root: Path
 ) -> None:
-    with ThreadPoolExecutor(2) as background:
-        store.put_new("a/b/c", b"one", background).result(timeout=30)
-        with pytest.raises(FailedPrecondition, match="already stored"):
-            store.put_new("a/b/c", b"two", background)
-        store.put("d", [b"a file"])
-        with pytest.raises(FailedPrecondition, match="conflicts"):
-            store.put_new("d/e", b"under a file", background)
+    store.put_new("a/b/c", b"one").durable()
+    with pytest.raises(FailedPrecondition, match="already stored"):
+        store.put_new("a/b/c", b"two")
+    store.put("d", [b"a file"])
+    with pytest.raises(FailedPrecondition, match="conflicts"):
+        store.put_new("d/e", b"under a file")
     assert (root / "a" / "b" / "c").read_bytes() == b"one"
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+def test_a_new_blob_can_be_made_durable_on_another_thread_meanwhile(
+    store: FileSystemBlobStore, root: Path, sync_log: list[tuple[str, str]]
+) -> None:
+    store.put("m/old", [b"make the folder"])
+    sync_log.clear()
+    written = store.put_new("m/new", b"meanwhile")
+    with ThreadPoolExecutor(1, thread_name_prefix="durable") as background:
+        written.meanwhile(background)
+        written.meanwhile(background)  # started once
+        assert written.durable() == 9
+    assert sync_log == [("fsync file", str(root / "m" / "new")), ("fsync dir", str(root / "m"))]
+
+
+def test_a_new_blob_discarded_before_or_after_it_is_durable_is_gone(
+    store: FileSystemBlobStore, root: Path
+) -> None:
+    store.put("k/kept", [b"the folder exists"])
+    store.put_new("k/early", b"never indexed").discard()
+    late = store.put_new("k/late", b"a duplicate after all")
+    late.durable()
+    late.discard()
+    late.discard()
+    assert files_under(root) == ["k/kept"]
 
 
 def test_put_new_removes_a_blob_whose_fsync_failed(
@@ -284,20 +311,21 @@ def test_put_new_removes_a_blob_whose_fsync_failed(
         raise OSError(errno.EIO, "Input/output error")
 
     monkeypatch.setattr(os, "fsync", failing_fsync)
-    with ThreadPoolExecutor(2) as background:
-        written = store.put_new("k/l", b"lost", background)
-        with pytest.raises(OSError, match="Input/output error") as raised:
-            written.result(timeout=30)
+    written = store.put_new("k/l", b"lost")
+    with pytest.raises(OSError, match="Input/output error") as raised:
+        written.durable()
     assert "while writing blob 'k/l'" in "".join(getattr(raised.value, "__notes__", []))
     assert files_under(root) == ["k/kept"]
+    with pytest.raises(OSError, match="Input/output error"):
+        written.durable()  # the same failure, every time it is asked
+    written.discard()  # nothing left to remove, nothing raised
 
 
 def test_fsync_can_be_turned_off(root: Path, sync_log: list[tuple[str, str]]) -> None:
     store = FileSystemBlobStore(root, fsync=False)
     store.put("a/b", [b"x"])
     assert [entry[0] for entry in sync_log] == ["replace"]
-    with ThreadPoolExecutor(1) as background:
-        assert store.put_new("a/c", b"y", background).result(timeout=30) == 1
+    assert store.put_new("a/c", b"y").durable() == 1
     assert [entry[0] for entry in sync_log] == ["replace"]
     assert (root / "a" / "b").read_bytes() == b"x"
 

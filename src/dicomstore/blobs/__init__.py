@@ -8,7 +8,7 @@
   ``s3://``) through fsspec;
 - :func:`open_blob_store` (``factory.py``) — a store from a URL; :func:`reads_locally` — whether
   a store reads without a network round trip; :func:`put_new` — a new immutable blob written
-  with its durability waited for in the background;
+  at once, made durable when its :class:`NewBlob` is waited for (``new_blob.py``);
 - :func:`validate_key` (``keys.py``) — the rules every key follows.
 
 Azure Blob Storage comes later behind the same protocol.
@@ -18,6 +18,7 @@ from dicomstore.blobs.factory import SUPPORTED_SCHEMES, open_blob_store, put_new
 from dicomstore.blobs.filesystem import FileSystemBlobStore
 from dicomstore.blobs.keys import validate_key
 from dicomstore.blobs.memory import MemoryBlobStore
+from dicomstore.blobs.new_blob import NewBlob
 from dicomstore.blobs.objectstore import ObjectBlobStore
 from dicomstore.blobs.store import BlobStore
 
@@ -26,6 +27,7 @@ __all__ = [
     "BlobStore",
     "FileSystemBlobStore",
     "MemoryBlobStore",
+    "NewBlob",
     "ObjectBlobStore",
     "open_blob_store",
     "put_new",

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from concurrent.futures import Executor, Future
+from concurrent.futures import Executor
+from functools import partial
 from pathlib import Path
 from urllib.parse import urlsplit
 from urllib.request import url2pathname
 
 from dicomstore.blobs.filesystem import FileSystemBlobStore
 from dicomstore.blobs.memory import MemoryBlobStore
+from dicomstore.blobs.new_blob import NewBlob
 from dicomstore.blobs.objectstore import OBJECT_SCHEMES, ObjectBlobStore
 from dicomstore.blobs.store import BlobStore
 
@@ -73,14 +75,13 @@ def open_blob_store(url: str, *, staging_dir: Path | None = None) -> BlobStore:
     )
 
 
-def put_new(store: BlobStore, key: str, data: bytes, background: Executor) -> Future[int]:
-    """Store ``data`` under ``key``, a key never used before that nothing reads until the
-    returned future is done (then with the size): in place on a filesystem, the waits for
-    durability on ``background`` (`FileSystemBlobStore.put_new`); elsewhere a ``put`` run
-    on ``background``."""
+def put_new(store: BlobStore, key: str, data: bytes, background: Executor) -> NewBlob:
+    """Store ``data`` under ``key``, a key never used before that nothing reads until
+    `NewBlob.durable` returns: in place on a filesystem, made durable by the thread that waits
+    (`FileSystemBlobStore.put_new`); elsewhere a ``put`` run on ``background`` meanwhile."""
     if isinstance(store, FileSystemBlobStore):
-        return store.put_new(key, data, background)
-    return background.submit(store.put, key, (data,))
+        return store.put_new(key, data)
+    return NewBlob.uploading(background.submit(store.put, key, (data,)), partial(store.delete, key))
 
 
 def reads_locally(store: BlobStore) -> bool:

@@ -14,14 +14,15 @@ uploads, start with :data:`~dicomstore.blobs.keys.RESERVED_PREFIX`, which no key
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import os
 import secrets
 import stat
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Executor, Future
 from contextlib import contextmanager, suppress
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -29,6 +30,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from dicomstore.blobs.keys import RESERVED_PREFIX, is_valid_segment, validate_key
+from dicomstore.blobs.new_blob import NewBlob
 from dicomstore.blobs.store import check_range
 from dicomstore.errors import FailedPrecondition, InvalidArgument, NotFound, OutOfRange
 
@@ -154,15 +156,16 @@ class FileSystemBlobStore:
             # folder is, and a spool that reappears in staging after a crash is removed at start.
             return status.st_size
 
-    def put_new(self, key: str, data: bytes, background: Executor) -> Future[int]:
-        """Write ``data`` under ``key``, a key never used before that nothing reads until the
-        returned future is done, straight into place: no temporary file, no rename.
+    def put_new(self, key: str, data: bytes) -> NewBlob:
+        """Write ``data`` under ``key``, a key never used before that nothing reads until it is
+        durable, straight into place: no temporary file, no rename.
 
-        The bytes are written now, in the calling thread; the waits for durability — the fsync
-        of the file and that of its folder, side by side — run on ``background``, and the future
-        is done once both are (with the size), or fails with the first error. A crash before then
-        can leave a partial blob under ``key``: an orphan, which the sweep removes. An existing
-        ``key`` is refused (``FailedPrecondition``), never replaced.
+        The bytes are written now, and the disk starts on them at once (``sync_file_range``);
+        `NewBlob.durable` then fsyncs the file and its folder (the latter shared with concurrent
+        writes, `_FolderSyncs`) in the calling thread — by then the data is mostly on disk, and
+        no other thread is woken — unless `NewBlob.meanwhile` started that already. A crash
+        before then can leave a partial blob under ``key``: an orphan, which the sweep removes.
+        An existing ``key`` is refused (``FailedPrecondition``), never replaced.
         """
         validate_key(key)
         path = self._file(key)
@@ -170,18 +173,13 @@ class FileSystemBlobStore:
             fd = self._create_new(key, path)
             try:
                 size = _write_all(fd, data)
+                if self._fsync:
+                    _start_writeback(fd)
             except BaseException:
                 os.close(fd)
                 _unlink_quietly(path)
                 raise
-        return _all_done(
-            [
-                background.submit(self._sync_file, key, fd),
-                background.submit(self._sync_folder, key, os.path.dirname(path)),
-            ],
-            size,
-            path,
-        )
+        return NewBlob(_WrittenFile(self, key, path, fd, size).finish, partial(self.delete, key))
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for reading; see ``BlobStore.open``."""
@@ -375,19 +373,6 @@ class FileSystemBlobStore:
                 self._make_parents(key)
         raise AssertionError("unreachable")
 
-    def _sync_file(self, key: str, fd: int) -> None:
-        """fsync ``fd`` (unless fsync is off), then close it."""
-        try:
-            with self._annotate("writing", key):
-                if self._fsync:
-                    os.fsync(fd)
-        finally:
-            os.close(fd)
-
-    def _sync_folder(self, key: str, directory: str) -> None:
-        with self._annotate("writing", key):
-            self._folder_syncs.sync(directory)
-
     def _replace(self, source: str | Path, key: str) -> None:
         destination = self._file(key)
         for attempt in range(_ATTEMPTS):
@@ -514,28 +499,59 @@ def _read_at(fd: int, offset: int, length: int) -> bytes:
     return b"".join(parts)
 
 
-def _all_done(parts: list[Future[None]], size: int, path: str) -> Future[int]:
-    """A future done with ``size`` once every one of ``parts`` is; if one failed, with its
-    error, after removing the file at ``path`` (it may not be durable)."""
-    combined: Future[int] = Future()
-    left = [len(parts)]
-    lock = threading.Lock()
+class _WrittenFile:
+    """A blob written in place by `FileSystemBlobStore.put_new`, its descriptor still open."""
 
-    def finished(_part: Future[None]) -> None:
-        with lock:
-            left[0] -= 1
-            if left[0]:
-                return
-        errors = [error for part in parts if (error := part.exception()) is not None]
-        if errors:
-            _unlink_quietly(path)
-            combined.set_exception(errors[0])
-        else:
-            combined.set_result(size)
+    def __init__(self, store: FileSystemBlobStore, key: str, path: str, fd: int, size: int) -> None:
+        self._store = store
+        self._key = key
+        self._path = path
+        self._fd = fd
+        self._size = size
 
-    for part in parts:
-        part.add_done_callback(finished)
-    return combined
+    def finish(self) -> int:
+        """fsync the file, then its folder (unless fsync is off); on failure, remove it."""
+        store = self._store
+        try:
+            with store._annotate("writing", self._key):
+                try:
+                    if store._fsync:
+                        os.fsync(self._fd)
+                finally:
+                    os.close(self._fd)
+                store._folder_syncs.sync(os.path.dirname(self._path))
+        except BaseException:
+            _unlink_quietly(self._path)  # it may not be durable
+            raise
+        return self._size
+
+
+def _writeback_starter() -> Callable[[int], object] | None:
+    """``sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`` where the C library has it: the
+    disk starts writing a file's dirty pages without the caller waiting, so that a later fsync
+    waits for less. A hint: its errors surface, if real, at that fsync."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function = ctypes.CDLL(None, use_errno=True).sync_file_range
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
+    function.restype = ctypes.c_int
+    return partial(_call_writeback, function)
+
+
+def _call_writeback(function: Callable[[int, int, int, int], int], fd: int) -> object:
+    return function(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
+
+
+_SYNC_FILE_RANGE_WRITE = 2
+_WRITEBACK = _writeback_starter()
+
+
+def _start_writeback(fd: int) -> None:
+    if _WRITEBACK is not None:
+        _WRITEBACK(fd)
 
 
 def _write_all(fd: int, data: bytes) -> int:

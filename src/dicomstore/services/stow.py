@@ -2,9 +2,9 @@
 
 For each upload: read its header in one pass (``dicom.header_scan``; pydicom for what that does
 not cover), check it, then — bytes first — write it under a new immutable blob key and index it
-in one transaction. An upload held in memory is written in place at once and its fsyncs run in
-other threads while its header is read; a large one is spooled to disk first and moved into
-place. A crash
+in one transaction. An upload held in memory is written in place at once, the disk starting on
+it while its header is read, and fsynced before it is indexed; a large one is spooled to disk
+first and moved into place. A crash
 between bytes and index leaves an orphan blob for the sweep, never an index row without bytes.
 A duplicate (same UIDs, same SHA-256) changes nothing and counts as stored; different content
 under a stored SOP Instance UID fails with the stored copy kept.
@@ -21,14 +21,14 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
 import sqlalchemy as sa
 
-from dicomstore.blobs import BlobStore, put_new
+from dicomstore.blobs import BlobStore, NewBlob, put_new
 from dicomstore.clock import utcnow
 from dicomstore.dicom.attributes import (
     series_attributes,
@@ -59,7 +59,7 @@ STORAGE_CLASSES = frozenset({"STANDARD", "NEARLINE", "COLDLINE", "ARCHIVE"})
 # How long uploads go to one of a store's 256 blob folders before the next (see `_blob_key`).
 _FOLDER_SECONDS = 60
 
-# Threads waiting for the fsyncs of in-memory uploads' blobs (two each: file and folder).
+# Threads uploading in-memory uploads' blobs to an object store while their headers are read.
 _BLOB_WRITERS = 16
 
 
@@ -205,8 +205,10 @@ class StowService:
         self.blobs = blobs
         #: Whether `target` may run on an event loop: a library call on local pages, no network.
         self.looks_up_at_once = index.embedded
-        # Blob fsyncs run beside the header reads of in-memory uploads (waits, not CPU).
+        # Uploads to object storage, and a lone upload's fsyncs, run beside its header read.
         self._blob_writes = ThreadPoolExecutor(_BLOB_WRITERS, thread_name_prefix="stow-blob")
+        self._in_memory_stores = 0  # store_bytes calls running
+        self._counting = threading.Lock()
 
     def target(
         self,
@@ -263,19 +265,36 @@ class StowService:
         self, target: StowTarget, data: bytes, turn: Turn | None = None
     ) -> StoreOutcome:
         """Store an upload held in memory (most single images): no staging file. Its bytes go
-        under a new key first, and their fsyncs run in blob-writer threads while the header
-        is hashed and read; the index names them once they are durable."""
+        under a new key first, written to disk while the header is hashed and read; the index
+        names them once they are durable."""
+        with self._counting:
+            self._in_memory_stores += 1
+            alone = self._in_memory_stores == 1
+        try:
+            return self._store_bytes(target, data, turn, alone)
+        finally:
+            with self._counting:
+                self._in_memory_stores -= 1
+
+    def _store_bytes(
+        self, target: StowTarget, data: bytes, turn: Turn | None, alone: bool
+    ) -> StoreOutcome:
         try:
             key = _blob_key(target)
             written = put_new(self.blobs, key, data, self._blob_writes)
+            if alone:
+                # Nothing else to do meanwhile: the fsyncs run beside the header read, sooner
+                # done. With other uploads in flight the CPUs are busy, and this thread makes the
+                # blob durable itself when it needs it, waking no other.
+                written.meanwhile(self._blob_writes)
             sha256 = hashlib.sha256(data).hexdigest()
             try:
                 described = scan_instance(data, _bulk_data_uri)
             except BaseException:
-                self._discard_blob(written, key)
+                written.discard()
                 raise
             if described is None:  # not one the scan covers: pydicom reads a staged copy
-                self._discard_blob(written, key)
+                written.discard()
                 with self.spool() as spool:
                     spool.write(data)
                     staged = spool.finish()
@@ -302,7 +321,7 @@ class StowService:
             except InvalidArgument as error:
                 return FailedInstance(failure_detail=f"Invalid DICOM: {error.message}")
             key = _blob_key(target)
-            moved = _run_now(partial(self.blobs.put_file, key, staged.path))
+            moved = _moved(partial(self.blobs.put_file, key, staged.path), self.blobs, key)
             blob = Blob(key, staged.size, staged.sha256, moved)
             return self._index(target, described, blob, turn)
         finally:
@@ -322,18 +341,18 @@ class StowService:
         )
         unaddressable = _unaddressable_uid(described)
         if unaddressable is not None:
-            self._discard_blob(blob.written, blob.key)
+            blob.written.discard()
             return self._failed(described, unaddressable)
         study = described.study_instance_uid
         if target.study_instance_uid and study != target.study_instance_uid:
-            self._discard_blob(blob.written, blob.key)
+            blob.written.discard()
             return self._failed(
                 described,
                 f"The instance's StudyInstanceUID {study} does not match "
                 f"the study in the request path ({target.study_instance_uid}).",
             )
         new = _new_instance(target, described, blob)
-        blob.written.result()  # the bytes are durable before the index names them
+        blob.written.durable()  # the bytes are durable before the index names them
 
         def index(tx: sa.Connection) -> tuple[str | None, IngestOutcome, Any]:
             deleting = _deleting(tx, target, described) if target.deletes_pending else None
@@ -349,24 +368,16 @@ class StowService:
                 turn.wait()
                 deleting, outcome, existing = self.index.grouped(index, queued=turn.done)
         except BaseException:
-            self.blobs.delete(blob.key)
+            blob.written.discard()
             raise
         if deleting is not None:
-            self.blobs.delete(blob.key)
+            blob.written.discard()
             return self._failed(described, deleting)
         if outcome is not IngestOutcome.STORED:
-            self.blobs.delete(blob.key)  # already stored: identical or conflicting
+            blob.written.discard()  # already stored: identical or conflicting
             assert existing is not None
             return self._judged(described, blob.sha256, existing, stored)
         return stored
-
-    def _discard_blob(self, writing: Future[int], key: str) -> None:
-        """Remove a blob that will not be indexed, once its write (if it began) is over."""
-        try:
-            writing.result()
-        except Exception:
-            return
-        self.blobs.delete(key)
 
     def _judged(
         self,
@@ -403,22 +414,26 @@ class StowService:
 
 @dataclass(frozen=True, slots=True)
 class Blob:
-    """An instance's bytes under ``key``: ``written`` is done once they are durable."""
+    """An instance's bytes under ``key``: durable once ``written`` says so."""
 
     key: str
     size: int
     sha256: str
-    written: Future[int]
+    written: NewBlob
 
 
-def _run_now(work: Callable[[], int]) -> Future[int]:
-    """``work`` run in this thread, as a finished future."""
-    future: Future[int] = Future()
+def _moved(move: Callable[[], int], blobs: BlobStore, key: str) -> NewBlob:
+    """A staged file moved into place now (``move``: durable once it returns), as a NewBlob."""
     try:
-        future.set_result(work())
+        size = move()
     except BaseException as error:
-        future.set_exception(error)
-    return future
+        failure = error
+
+        def failed() -> int:
+            raise failure
+
+        return NewBlob(failed, lambda: None)
+    return NewBlob(lambda: size, partial(blobs.delete, key))
 
 
 def _blob_key(target: StowTarget) -> str:

@@ -290,17 +290,20 @@ def tree_cpu_seconds(pids: Sequence[int]) -> float:
 def wait_until_quiet(
     pids: Sequence[int], *, share: float = 0.05, window: float = 0.2, timeout: float = 10.0
 ) -> float:
-    """Wait until the process trees of ``pids`` together use less than ``share`` of one CPU
-    over ``window`` seconds (a server still flushing or compacting after the previous figure
-    would otherwise be measured against the other one); the seconds waited, ``timeout`` at
-    most."""
+    """Wait until what the servers wrote is on disk (``sync``: the kernel writing back the
+    gigabytes of a STOW phase would slow whichever server is measured meanwhile) and the process
+    trees of ``pids`` together use less than ``share`` of one CPU over ``window`` seconds (a
+    server still flushing or compacting after the previous figure would otherwise be measured
+    against the other one); the seconds waited, ``timeout`` at most for the latter."""
     started = time.monotonic()
+    os.sync()
+    synced = time.monotonic()
     while True:
         before = tree_cpu_seconds(pids)
         time.sleep(window)
         if tree_cpu_seconds(pids) - before < share * window:
             return time.monotonic() - started
-        if time.monotonic() - started > timeout:
+        if time.monotonic() - synced > timeout:
             return time.monotonic() - started
 
 

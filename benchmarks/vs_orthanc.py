@@ -46,7 +46,7 @@ from _harness import (
     tree_memory,
     wait_until_quiet,
 )
-from _orthanc import NotConfined, check_confined, running_orthanc
+from _orthanc import HTTP_PORT, NotConfined, Orthanc, check_confined, running_orthanc
 from _workload import (
     Corpus,
     Instance,
@@ -547,23 +547,55 @@ def read_rounds(
         print(f"  round {round_ + 1} of reads: {time.perf_counter() - started:.0f} s", flush=True)
 
 
-# ext4 without a journal (this machine's root filesystem) skips, when it allocates an inode,
-# every free inode of the group deleted within the last 60 s (300 s while its inode table block
-# is not yet written): one lookup each, so that after emptying Orthanc of 2,000 files creating
-# a file costs 0.4-1.3 ms instead of microseconds, for whichever server writes next.
-_DELETIONS_SETTLE_SECONDS = 61
+class FreshOrthancs:
+    """One Orthanc at a time, a fresh one (empty index and storage, in a folder of its own) for
+    each STOW round, rather than one emptied between rounds: emptying it deletes 2,000 files
+    during the run, and ext4 without a journal (this machine's root filesystem) then skips, when
+    it allocates an inode, every free inode of the group freed within the last 60 s (360 s once
+    new files dirty its inode table block), one lookup each. Creating a file took 0.4-1.3 ms
+    after such deletions, for whichever server wrote next. The old folders go at the end."""
 
+    def __init__(
+        self, stack: contextlib.ExitStack, folder: Path, target: Target, access_on_find: str
+    ) -> None:
+        self._stack = stack
+        self._folder = folder
+        self._target = target
+        self._access_on_find = access_on_find
+        self._started = 0
+        self.current: Orthanc | None = None
+        self.confined = ""  # check_confined's line for the current one
 
-def clear_orthanc(target: Target) -> None:
-    """Delete every study in Orthanc, then wait until the deletions no longer slow the creation
-    of files (`_DELETIONS_SETTLE_SECONDS`, after writing them out)."""
-    _delete_every_study(target)
-    deleted = time.monotonic()
-    os.sync()
-    time.sleep(max(0.0, _DELETIONS_SETTLE_SECONDS - (time.monotonic() - deleted)))
+    @property
+    def pid(self) -> int:
+        assert self.current is not None
+        return self.current.pid
+
+    def start(self) -> Orthanc:
+        """Stop the running Orthanc, if any, and start a new one, confined to loopback."""
+        if self.current is not None:
+            self.current.stop()
+        self._started += 1
+        self.current = self._stack.enter_context(
+            running_orthanc(
+                self._folder / f"orthanc-{self._started}",
+                storage_access_on_find=self._access_on_find,
+            )
+        )
+        self._target.netns = self.current.netns
+        self.confined = check_confined(self.current.pid, "Orthanc")
+        return self.current
+
+    def start_warm(self, corpus: Corpus, warm_up: Study) -> None:
+        """`start`, then store ``warm_up`` and delete it again (two files), so that the first
+        timed request finds Orthanc past its first STOW, as the running dicomstore is."""
+        self.start()
+        load(Server(self._target, lambda: None, lambda: 0.0), corpus, [warm_up])
+        _delete_every_study(self._target)
 
 
 def _delete_every_study(target: Target) -> None:
+    """Delete every study in Orthanc (and check that none is left)."""
     studies = json.loads(call(target, "GET", "/studies").body)
     for study in studies:
         response = call(target, "DELETE", f"/studies/{study}")
@@ -660,18 +692,17 @@ def run(arguments: argparse.Namespace) -> int:
             database_url=database_url,
             extra=["--qido-mode", "standard"],
         ) as dicomstore,
-        running_orthanc(
-            Path(folder) / "orthanc",
-            storage_access_on_find=arguments.orthanc_storage_access_on_find,
-        ) as orthanc,
+        contextlib.ExitStack() as stack,
         httpx.Client(timeout=120) as admin,
     ):
+        orthanc_target = Target(ORTHANC, HTTP_PORT, "/dicom-web")
+        orthancs = FreshOrthancs(
+            stack, Path(folder), orthanc_target, arguments.orthanc_storage_access_on_find
+        )
         try:
-            for line in (
-                check_confined(dicomstore.pid, "dicomstore"),
-                check_confined(orthanc.pid, "Orthanc"),
-            ):
-                print(line)
+            print(check_confined(dicomstore.pid, "dicomstore"))
+            orthanc = orthancs.start()
+            print(orthancs.confined)
         except NotConfined as error:
             print(f"refusing to run: {error}", file=sys.stderr)
             return 2
@@ -682,7 +713,6 @@ def run(arguments: argparse.Namespace) -> int:
         ds_port = urllib.parse.urlsplit(dicomstore.url).port
         assert ds_port is not None
         ds_target = Target(DICOMSTORE, ds_port, "")
-        orthanc_target = Target(ORTHANC, orthanc.port, "/dicom-web", orthanc.netns)
         system = json.loads(call(orthanc_target, "GET", "/system").body)
         plugin = json.loads(call(orthanc_target, "GET", "/plugins/dicom-web").body)
         import dicomstore as package
@@ -715,21 +745,21 @@ def run(arguments: argparse.Namespace) -> int:
         waited: list[float] = []
 
         def quiet() -> float:
-            waited.append(wait_until_quiet([dicomstore.pid, orthanc.pid]))
+            waited.append(wait_until_quiet([dicomstore.pid, orthancs.pid]))
             return waited[-1]
 
-        servers = [
-            Server(ds_target, new_store, quiet),
-            Server(orthanc_target, lambda: clear_orthanc(orthanc_target), quiet),
-        ]
-        # Warm-up: each server stores two instances once before anything is timed.
+        # Warm-up: each server stores two instances before anything is timed (a fresh Orthanc
+        # each round: `FreshOrthancs.start_warm`).
         first = ct[0].series[0]
         warm_study = Study("warm-up", "", "", [Series(first.uid, "CT", first.instances[:2])])
-        for server in servers:
-            server.prepare()
-            load(server, data, [warm_study])
+        servers = [
+            Server(ds_target, new_store, quiet),
+            Server(orthanc_target, lambda: orthancs.start_warm(data, warm_study), quiet),
+        ]
+        new_store()
+        load(servers[0], data, [warm_study])
         print(
-            f"STOW: {arguments.rounds} rounds, a fresh dicomstore store / an emptied Orthanc "
+            f"STOW: {arguments.rounds} rounds, a fresh dicomstore store / a fresh Orthanc "
             f"each round, {len(STOW_CONFIGS)} configurations on disjoint quarters of the CT "
             f"studies"
         )
@@ -749,7 +779,8 @@ def run(arguments: argparse.Namespace) -> int:
             return 3
         print(f"reads: {arguments.rounds} rounds, the servers taking turns per figure")
         read_rounds(servers, data, counts, arguments.rounds, arguments.seed, figures, samples)
-        memory = {DICOMSTORE: tree_memory(dicomstore.pid), ORTHANC: tree_memory(orthanc.pid)}
+        # Orthanc's: the last one, which stored the last round and answered every read.
+        memory = {DICOMSTORE: tree_memory(dicomstore.pid), ORTHANC: tree_memory(orthancs.pid)}
         meta["memory"] = memory
         meta["quiet_waits"] = {"count": len(waited), "seconds": sum(waited),
                                "longest": max(waited, default=0.0)}  # fmt: skip

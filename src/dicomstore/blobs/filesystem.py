@@ -170,7 +170,10 @@ class FileSystemBlobStore:
         validate_key(key)
         path = self._file(key)
         with self._annotate("writing", key):
-            fd = self._create_new(key, path)
+            try:
+                fd = self._create(key, path)
+            except FileExistsError:
+                raise FailedPrecondition(f"a blob is already stored under key {key!r}") from None
             try:
                 size = _write_all(fd, data)
                 if self._fsync:
@@ -179,7 +182,22 @@ class FileSystemBlobStore:
                 os.close(fd)
                 _unlink_quietly(path)
                 raise
-        return NewBlob(_WrittenFile(self, key, path, fd, size).finish, partial(self.delete, key))
+        return NewBlob(partial(self._finish_new, key, path, fd, size), partial(self.delete, key))
+
+    def _finish_new(self, key: str, path: str, fd: int, size: int) -> int:
+        """fsync a `put_new` file, close it, fsync its folder; on failure, remove it."""
+        try:
+            with self._annotate("writing", key):
+                try:
+                    if self._fsync:
+                        os.fsync(fd)
+                finally:
+                    os.close(fd)
+                self._folder_syncs.sync(os.path.dirname(path))
+        except BaseException:
+            _unlink_quietly(path)  # it may not be durable
+            raise
+        return size
 
     def open(self, key: str) -> BinaryIO:
         """Open the blob's file for reading; see ``BlobStore.open``."""
@@ -347,27 +365,18 @@ class FileSystemBlobStore:
         # Plain strings and no folder checks while the folder exists (nearly always): a put is
         # open, write, fsync, rename, fsync of the folder, and nothing else.
         directory = os.path.dirname(self._file(key))
+        temporary = f"{directory}/{TEMPORARY_PREFIX}{secrets.token_hex(8)}"
+        return self._create(key, temporary), temporary
+
+    def _create(self, key: str, path: str) -> int:
+        """Create ``path``, a file in ``key``'s folder, exclusively (``FileExistsError`` if it
+        exists), making the folders when they are missing."""
         for attempt in range(_ATTEMPTS):
-            temporary = f"{directory}/{TEMPORARY_PREFIX}{secrets.token_hex(8)}"
             try:
                 # 0o666 minus the umask, like any new file (mkstemp would force 0o600).
-                fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
             except (FileNotFoundError, NotADirectoryError):
                 # The folder is missing (made now) or a blob's file is in its way (refused now).
-                if attempt == _ATTEMPTS - 1:
-                    raise
-                self._make_parents(key)
-                continue
-            return fd, temporary
-        raise AssertionError("unreachable")
-
-    def _create_new(self, key: str, path: str) -> int:
-        for attempt in range(_ATTEMPTS):
-            try:
-                return os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
-            except FileExistsError:
-                raise FailedPrecondition(f"a blob is already stored under key {key!r}") from None
-            except (FileNotFoundError, NotADirectoryError):
                 if attempt == _ATTEMPTS - 1:
                     raise
                 self._make_parents(key)
@@ -499,37 +508,8 @@ def _read_at(fd: int, offset: int, length: int) -> bytes:
     return b"".join(parts)
 
 
-class _WrittenFile:
-    """A blob written in place by `FileSystemBlobStore.put_new`, its descriptor still open."""
-
-    def __init__(self, store: FileSystemBlobStore, key: str, path: str, fd: int, size: int) -> None:
-        self._store = store
-        self._key = key
-        self._path = path
-        self._fd = fd
-        self._size = size
-
-    def finish(self) -> int:
-        """fsync the file, then its folder (unless fsync is off); on failure, remove it."""
-        store = self._store
-        try:
-            with store._annotate("writing", self._key):
-                try:
-                    if store._fsync:
-                        os.fsync(self._fd)
-                finally:
-                    os.close(self._fd)
-                store._folder_syncs.sync(os.path.dirname(self._path))
-        except BaseException:
-            _unlink_quietly(self._path)  # it may not be durable
-            raise
-        return self._size
-
-
-def _writeback_starter() -> Callable[[int], object] | None:
-    """``sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WRITE)`` where the C library has it: the
-    disk starts writing a file's dirty pages without the caller waiting, so that a later fsync
-    waits for less. A hint: its errors surface, if real, at that fsync."""
+def _libc_sync_file_range() -> Callable[[int, int, int, int], int] | None:
+    """The C library's ``sync_file_range``, where there is one (Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     try:
@@ -538,20 +518,18 @@ def _writeback_starter() -> Callable[[int], object] | None:
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_int64, ctypes.c_int64, ctypes.c_uint]
     function.restype = ctypes.c_int
-    return partial(_call_writeback, function)
+    return function
 
 
-def _call_writeback(function: Callable[[int, int, int, int], int], fd: int) -> object:
-    return function(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
-
-
+_SYNC_FILE_RANGE = _libc_sync_file_range()
 _SYNC_FILE_RANGE_WRITE = 2
-_WRITEBACK = _writeback_starter()
 
 
 def _start_writeback(fd: int) -> None:
-    if _WRITEBACK is not None:
-        _WRITEBACK(fd)
+    """Have the disk start writing the file's dirty pages without waiting for it, so that a
+    later fsync waits for less. A hint: its errors surface, if real, at that fsync."""
+    if _SYNC_FILE_RANGE is not None:
+        _SYNC_FILE_RANGE(fd, 0, 0, _SYNC_FILE_RANGE_WRITE)
 
 
 def _write_all(fd: int, data: bytes) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Executor, Future
+from contextlib import suppress
 
 __all__ = ["NewBlob"]
 
@@ -27,6 +28,14 @@ class NewBlob:
     def uploading(cls, upload: Future[int], delete: Callable[[], None]) -> NewBlob:
         """An upload running elsewhere (``upload``)."""
         return cls(upload.result, delete)
+
+    @classmethod
+    def now(cls, finish: Callable[[], int], delete: Callable[[], None]) -> NewBlob:
+        """``finish`` run at once, in this thread; what it raised comes from `durable`."""
+        blob = cls(finish, delete)
+        with suppress(BaseException):
+            blob.durable()
+        return blob
 
     def meanwhile(self, background: Executor) -> None:
         """Start what is left on ``background`` now, for `durable` to wait for."""

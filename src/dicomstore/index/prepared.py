@@ -16,14 +16,14 @@ from __future__ import annotations
 
 import threading
 import weakref
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["Compiled", "PreparedRead", "run_prepared"]
+__all__ = ["Compiled", "PreparedRead", "prepared_once", "run_prepared"]
 
 Row = tuple[Any, ...]
 
@@ -47,6 +47,8 @@ class Compiled:
             if process is not None:
                 self._binders.append((name, process))
         returned = getattr(statement, "exported_columns", ())
+        #: The names of the columns each row holds, in order.
+        self.columns = [str(column.key) for column in returned]
         self._processors: list[Callable[[Any], Any] | None] = [
             column.type.dialect_impl(dialect).result_processor(dialect, None) for column in returned
         ]
@@ -81,29 +83,44 @@ class Compiled:
         return self.converted(fetched)
 
 
-# Per dialect (the bind processors use its JSON serializer), per statement and column keys.
-_PREPARED: weakref.WeakKeyDictionary[sa.Dialect, dict[tuple[int, tuple[str, ...]], Any]] = (
+# Per dialect (the bind processors use its JSON serializer), per key: a module-level statement
+# and its column keys, or what a caller's statements depend on (a search's shape). Past
+# `_MOST_PREPARED` keys of one dialect it starts afresh.
+_PREPARED: weakref.WeakKeyDictionary[sa.Dialect, dict[Hashable, tuple[Any, Compiled]]] = (
     weakref.WeakKeyDictionary()
 )
 _PREPARING = threading.Lock()
+_MOST_PREPARED = 1024
+
+
+def prepared_once(
+    dialect: sa.Dialect,
+    key: Hashable,
+    build: Callable[[], ClauseElement],
+    columns: Sequence[str] = (),
+) -> Compiled:
+    """The statement ``build`` makes for ``key`` compiled for ``dialect``, once: ``build`` runs
+    only when ``key`` is new, and every statement it would make for ``key`` is the same SQL."""
+    by_key = _PREPARED.get(dialect)
+    found = None if by_key is None else by_key.get(key)
+    if found is None:
+        statement = build()
+        compiled = Compiled(dialect, statement, columns)
+        with _PREPARING:
+            by_key = _PREPARED.setdefault(dialect, {})
+            if len(by_key) >= _MOST_PREPARED:
+                by_key.clear()
+            # The statement is kept with its compiled form, so that its id cannot be reused.
+            found = by_key.setdefault(key, (statement, compiled))
+    prepared: Compiled = found[1]
+    return prepared
 
 
 def _compiled(
     dialect: sa.Dialect, statement: ClauseElement, columns: Sequence[str] = ()
 ) -> Compiled:
     """``statement`` (a module-level constant) compiled for ``dialect``, once."""
-    key = (id(statement), tuple(columns))
-    by_statement = _PREPARED.get(dialect)
-    found = None if by_statement is None else by_statement.get(key)
-    if found is None:
-        with _PREPARING:
-            by_statement = _PREPARED.setdefault(dialect, {})
-            # The statement is kept with its compiled form, so that its id cannot be reused.
-            found = by_statement.get(key)
-            if found is None:
-                found = by_statement[key] = (statement, Compiled(dialect, statement, columns))
-    compiled: Compiled = found[1]
-    return compiled
+    return prepared_once(dialect, (id(statement), tuple(columns)), lambda: statement, columns)
 
 
 class PreparedRead:

@@ -29,8 +29,6 @@ from __future__ import annotations
 
 import functools
 import itertools
-import threading
-import weakref
 from collections.abc import Callable, Hashable, Iterator, Mapping
 from typing import Any
 
@@ -67,7 +65,7 @@ from dicomstore.dicom.qido import (
     returned_attributes,
 )
 from dicomstore.index.instances import NAMED_STORE_PK, store_name_values
-from dicomstore.index.prepared import Compiled
+from dicomstore.index.prepared import Compiled, prepared_once
 from dicomstore.index.schema import instances, series, studies
 from dicomstore.names import DicomStoreName
 
@@ -542,36 +540,17 @@ def search_in_named_store(
     cursor (`index.prepared`): building and compiling the statement costs more than running it.
     """
     returned = returned_attributes(query)
-    names, compiled = _prepared(tx.dialect, query, returned)
+    compiled = _prepared(tx.dialect, query, returned)
     values = {**search_values(query, tx.dialect), **store_name_values(store)}
     rows = compiled.run(tx.connection, values)
+    names = compiled.columns
     return [_answer(dict(zip(names, row, strict=True)), query, returned) for row in rows]
 
 
-# Compiled searches by dialect and shape; a few hundred shapes cover what clients send.
-_PREPARED: weakref.WeakKeyDictionary[sa.Dialect, dict[Hashable, tuple[list[str], Compiled]]] = (
-    weakref.WeakKeyDictionary()
-)
-_PREPARED_SHAPES = 512
-_PREPARING = threading.Lock()
-
-
-def _prepared(
-    dialect: sa.Dialect, query: QidoQuery, returned: ReturnedAttributes
-) -> tuple[list[str], Compiled]:
-    """The compiled statement for searches shaped as ``query``, and its columns' names."""
-    shape = _shape(query, returned)
-    by_shape = _PREPARED.get(dialect)
-    found = None if by_shape is None else by_shape.get(shape)
-    if found is None:
-        statement = compile_search(query, NAMED_STORE_PK, dialect, returned)
-        found = (
-            [str(column.key) for column in statement.selected_columns],
-            Compiled(dialect, statement),
-        )
-        with _PREPARING:
-            by_shape = _PREPARED.setdefault(dialect, {})
-            if len(by_shape) >= _PREPARED_SHAPES:
-                by_shape.clear()
-            by_shape[shape] = found
-    return found
+def _prepared(dialect: sa.Dialect, query: QidoQuery, returned: ReturnedAttributes) -> Compiled:
+    """The compiled statement of searches shaped as ``query`` in a store named by the caller."""
+    return prepared_once(
+        dialect,
+        ("search", _shape(query, returned)),
+        lambda: compile_search(query, NAMED_STORE_PK, dialect, returned),
+    )

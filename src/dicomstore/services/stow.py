@@ -20,7 +20,7 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import partial
@@ -321,7 +321,9 @@ class StowService:
             except InvalidArgument as error:
                 return FailedInstance(failure_detail=f"Invalid DICOM: {error.message}")
             key = _blob_key(target)
-            moved = _moved(partial(self.blobs.put_file, key, staged.path), self.blobs, key)
+            moved = NewBlob.now(
+                partial(self.blobs.put_file, key, staged.path), partial(self.blobs.delete, key)
+            )
             blob = Blob(key, staged.size, staged.sha256, moved)
             return self._index(target, described, blob, turn)
         finally:
@@ -420,20 +422,6 @@ class Blob:
     size: int
     sha256: str
     written: NewBlob
-
-
-def _moved(move: Callable[[], int], blobs: BlobStore, key: str) -> NewBlob:
-    """A staged file moved into place now (``move``: durable once it returns), as a NewBlob."""
-    try:
-        size = move()
-    except BaseException as error:
-        failure = error
-
-        def failed() -> int:
-            raise failure
-
-        return NewBlob(failed, lambda: None)
-    return NewBlob(lambda: size, partial(blobs.delete, key))
 
 
 def _blob_key(target: StowTarget) -> str:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from collections.abc import Iterator
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
+import uvicorn
+from uvicorn.server import ServerState
 
-from dicomstore.api.http.protocol import BodyChunks
+from dicomstore.api.http.protocol import BodyChunks, HttpProtocol
 from tests.api.http.dicomweb_support import instance_path, make_instance, multipart_body, part10
 from tests.api.http.dicomweb_support import stow_content_type as multipart_type
 from tests.processes import ServerProcess
@@ -32,6 +36,62 @@ def test_chunks_received_together_are_joined_in_order() -> None:
     assert len(received) == 5
     assert bytes(received) == b"abcde"
     assert bytes(BodyChunks()) == b""
+
+
+class _Recording(HttpProtocol):
+    """The protocol, noting each body chunk the HTTP parser hands it."""
+
+    chunks: ClassVar[list[bytes]] = []
+
+    def on_body(self, body: bytes) -> None:
+        self.chunks.append(body)
+        super().on_body(body)
+
+
+def test_the_app_gets_the_body_chunks_the_parser_gave_not_copies() -> None:
+    """Over a real socket: each ``http.request`` message's body is a chunk the protocol
+    received, the very object (uvicorn's own protocol hands over a copy of a copy)."""
+    bodies: list[bytes] = []
+
+    async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        while True:
+            message = await receive()
+            bodies.append(message["body"])
+            if not message.get("more_body"):
+                break
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    async def exchange() -> bytes:
+        config = uvicorn.Config(app, http=_Recording, lifespan="off", log_level="warning")
+        protocol = _Recording(config=config, server_state=ServerState(), app_state={})
+        ours, theirs = socket.socketpair()
+        transport, _ = await asyncio.get_running_loop().connect_accepted_socket(
+            lambda: protocol, ours
+        )
+        reader, writer = await asyncio.open_connection(sock=theirs)
+        try:
+            body = bytes(range(256)) * 1024
+            writer.write(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 262144\r\n\r\n")
+            for start in range(0, len(body), 65536):
+                writer.write(body[start : start + 65536])
+                await writer.drain()
+                await asyncio.sleep(0.01)  # each piece its own read
+            return await reader.readuntil(b"\r\n\r\n")
+        finally:
+            writer.close()
+            await writer.wait_closed()
+            transport.close()
+            await asyncio.sleep(0)
+
+    _Recording.chunks = []
+    answer = asyncio.run(exchange())
+    assert answer.startswith(b"HTTP/1.1 204")
+    assert b"".join(bodies) == bytes(range(256)) * 1024
+    handed = [body for body in bodies if body]
+    assert len(handed) > 1
+    recorded = {id(chunk) for chunk in _Recording.chunks}
+    assert all(id(body) in recorded for body in handed)
 
 
 def _pieces(data: bytes, size: int) -> Iterator[bytes]:

@@ -39,6 +39,7 @@ from _harness import (
     MIB,
     create_store,
     free_port,
+    fresh_page_microseconds,
     listening_sockets,
     percentile,
     running_server,
@@ -641,6 +642,7 @@ def run(arguments: argparse.Namespace) -> int:
             "nproc": os.cpu_count(),
             "kernel": platform.release(),
             "load_average_start": os.getloadavg(),
+            "fresh_page_us_start": fresh_page_microseconds(),
         },
         "rounds": arguments.rounds,
         "layout": asdict(layout),
@@ -648,7 +650,8 @@ def run(arguments: argparse.Namespace) -> int:
     }
     print(
         f"date {meta['date']}; {meta['machine']['cpu']}, {os.cpu_count()} CPUs, kernel "
-        f"{platform.release()}, load average {os.getloadavg()[0]:.2f}"
+        f"{platform.release()}, load average {os.getloadavg()[0]:.2f}, "
+        f"{meta['machine']['fresh_page_us_start']:.2f} µs per fresh 4 KiB page"
     )
     data, generated = corpus(layout, Path(arguments.cache))
     data.load()
@@ -790,6 +793,7 @@ def run(arguments: argparse.Namespace) -> int:
         )
     meta["run_seconds"] = time.perf_counter() - started
     meta["machine"]["load_average_end"] = os.getloadavg()
+    meta["machine"]["fresh_page_us_end"] = fresh_page_microseconds()
 
     print_table(figures, meta)
     write_outputs(arguments, figures, meta, samples)
@@ -871,7 +875,9 @@ def print_table(figures: Figures, meta: dict[str, Any]) -> None:
     console.print(
         f"machine: {machine['cpu']}, {machine['nproc']} CPUs, kernel {machine['kernel']}"
         f", load average {machine['load_average_start'][0]:.2f} at the start, "
-        f"{machine['load_average_end'][0]:.2f} at the end; {meta['date']}; "
+        f"{machine['load_average_end'][0]:.2f} at the end; "
+        f"{machine['fresh_page_us_start']:.2f} and {machine['fresh_page_us_end']:.2f} µs per "
+        f"fresh 4 KiB page; {meta['date']}; "
         f"run time {meta['run_seconds']:.0f} s"
     )
 

@@ -34,7 +34,7 @@ from _harness import (
     thread_cpu_seconds,
     wait_until_quiet,
 )
-from _workload import Series, Study, Target, corpus, run_requests
+from _workload import Series, Study, Target, corpus, reuse_client_memory, run_requests
 from vs_orthanc import FULL, stow_requests
 
 _TICK = os.sysconf("SC_CLK_TCK")
@@ -74,6 +74,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     arguments = parser.parse_args()
     os.environ["PYTHONPATH"] = os.path.abspath(arguments.src)
+    reuse_client_memory()
     layout, _ = FULL
     data, _ = corpus(layout, Path(tempfile.gettempdir()))
     instances = [item for study in data.ct_studies() for item in study.instances()]

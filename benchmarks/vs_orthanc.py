@@ -62,6 +62,7 @@ from _workload import (
     client_ceiling,
     corpus,
     multipart_parts,
+    reuse_client_memory,
     run_requests,
     stow_body,
 )
@@ -665,6 +666,7 @@ def run(arguments: argparse.Namespace) -> int:
         f"frames"
     )
 
+    reuse_client_memory()
     print("client ceiling (http.client, one keep-alive connection per thread, trivial server):")
     ceiling = {}
     port = free_port()

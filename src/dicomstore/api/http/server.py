@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
 import gc
 import logging
@@ -20,6 +19,7 @@ import uvicorn
 from dicomstore.api.http.app import create_app
 from dicomstore.api.http.protocol import HttpProtocol
 from dicomstore.api.http.workers import run_workers
+from dicomstore.process_memory import reuse_freed_memory
 from dicomstore.runtime import (
     StartupError,
     build_services,
@@ -93,31 +93,12 @@ def _worker_count(settings: Settings) -> int:
     return settings.workers
 
 
-# glibc's malloc gives a freed block above 128 KiB back to the kernel at once, and takes a new
-# one with fresh zeroed pages: every instance body (half a megabyte for a CT slice) would then
-# cost ~130 page faults per copy. Blocks up to 8 MiB come from the heap and are reused instead,
-# and up to 64 MiB of free heap is kept before it is trimmed.
-_M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
-_MMAP_THRESHOLD_BYTES = 8 * 1024 * 1024
-_TRIM_THRESHOLD_BYTES = 64 * 1024 * 1024
-
-
-def _reuse_freed_memory() -> None:
-    """Tune glibc's malloc for reuse of large blocks (inherited by forked workers); nothing
-    elsewhere."""
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):  # not glibc
-        return
-    mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD_BYTES)
-    mallopt(_M_TRIM_THRESHOLD, _TRIM_THRESHOLD_BYTES)
-
-
 def serve(settings: Settings) -> None:
     """Check the data directory, the database and the port, then serve until SIGTERM/SIGINT:
     in this process, or in ``settings.workers`` processes sharing the listening socket."""
     configure_logging(settings)
-    _reuse_freed_memory()
+    # Instance bodies are half a megabyte and more: their memory is reused, not refaulted.
+    reuse_freed_memory()
     workers = _worker_count(settings)
     # Checked whatever the database: the data directory is also where instance bytes go.
     prepare_data_dir(settings.data_dir)

@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
+from pathlib import Path
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
@@ -13,8 +17,9 @@ from dicomstore.index import dicom_stores as store_rows
 from dicomstore.index import instances as instance_rows
 from dicomstore.index.datasets import DatasetRow
 from dicomstore.index.dicom_stores import DicomStoreConfig
+from dicomstore.index.engine import create_index_engine
 from dicomstore.index.instances import IngestOutcome, add_instance
-from dicomstore.index.prepared import PreparedRead, run_prepared
+from dicomstore.index.prepared import Compiled, PreparedRead, Readers, run_prepared
 from dicomstore.index.schema import Timestamp, instances
 from dicomstore.names import DicomStoreName
 from tests.index import qido_corpus as corpus
@@ -112,3 +117,58 @@ def test_writes_in_the_callers_transaction(index: Index, store: DicomStoreName) 
     with index.transaction() as tx:
         kept = tx.execute(sa.select(instances.c.bulk_data).where(instances.c.pk == pk)).scalar()
     assert kept == before
+
+
+@pytest.fixture
+def sqlite_engine(tmp_path: Path) -> Iterator[sa.Engine]:
+    engine = create_index_engine(f"sqlite:///{tmp_path / 'index.db'}")
+    yield engine
+    engine.dispose()
+
+
+def _run(readers: Readers, engine: sa.Engine, sql: str) -> list[tuple[Any, ...]]:
+    return readers.rows(Compiled(engine.dialect, sa.text(sql)), {})
+
+
+def test_readers_lend_the_same_connection_again(sqlite_engine: sa.Engine) -> None:
+    readers = Readers(sqlite_engine)
+    _run(readers, sqlite_engine, "CREATE TEMP TABLE lent (x INTEGER)")  # one connection's own
+    assert _run(readers, sqlite_engine, "SELECT count(*) FROM lent") == [(0,)]
+    assert sqlite_engine.pool.checkedout() == 0  # not the pool's: detached from it
+    readers.close()
+
+
+def test_a_connection_comes_back_out_of_any_transaction(sqlite_engine: sa.Engine) -> None:
+    readers = Readers(sqlite_engine)
+    _run(readers, sqlite_engine, "CREATE TEMP TABLE lent (x INTEGER)")
+    _run(readers, sqlite_engine, "INSERT INTO lent VALUES (1)")  # begins a transaction
+    assert _run(readers, sqlite_engine, "SELECT count(*) FROM lent") == [(0,)]
+    readers.close()
+
+
+def test_closed_readers_keep_no_connection(sqlite_engine: sa.Engine) -> None:
+    readers = Readers(sqlite_engine)
+    _run(readers, sqlite_engine, "CREATE TEMP TABLE lent (x INTEGER)")
+    readers.close()
+    # Still answers, on a new connection that it closes again afterwards.
+    assert _run(readers, sqlite_engine, "SELECT count(*) FROM sqlite_temp_master") == [(0,)]
+    assert _run(readers, sqlite_engine, "SELECT 1") == [(1,)]
+
+
+def test_readers_lend_one_connection_per_concurrent_read(sqlite_engine: sa.Engine) -> None:
+    """Reads running at once each get a connection of their own; the idle ones are kept up to
+    `Readers.KEPT`."""
+    readers = Readers(sqlite_engine)
+    slow = Compiled(
+        sqlite_engine.dialect,
+        sa.text(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 200000) "
+            "SELECT count(*) FROM n"
+        ),
+    )
+    with ThreadPoolExecutor(Readers.KEPT + 4) as pool:
+        answers = list(pool.map(lambda _: readers.rows(slow, {}), range(40)))
+    assert answers == [[(200000,)]] * 40
+    assert 1 <= len(readers._idle) <= Readers.KEPT
+    readers.close()
+    assert readers._idle == []

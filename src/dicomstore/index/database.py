@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from dicomstore.index.engine import create_index_engine
 from dicomstore.index.group_commit import GroupCommit
 from dicomstore.index.migrate import upgrade
-from dicomstore.index.prepared import PreparedRead
+from dicomstore.index.prepared import PreparedRead, Readers
 
 __all__ = ["Index"]
 
@@ -25,6 +25,8 @@ class Index:
         self.engine = engine
         self._group = GroupCommit(self.transaction)
         self._prepared: dict[int, tuple[sa.Select[Any], PreparedRead]] = {}
+        # A pool's checkout costs more than a SQLite lookup; a server's pool checks its own.
+        self._readers = Readers(engine) if self.embedded else None
 
     @property
     def embedded(self) -> bool:
@@ -56,7 +58,7 @@ class Index:
         found = self._prepared.get(id(statement))
         if found is None:
             # The statement is kept with its read, so that its id cannot be reused.
-            found = (statement, PreparedRead(self.engine, statement))
+            found = (statement, PreparedRead(self.engine, statement, self._readers))
             self._prepared[id(statement)] = found
         return found[1]
 
@@ -75,4 +77,6 @@ class Index:
 
     def close(self) -> None:
         self._group.close()
+        if self._readers is not None:
+            self._readers.close()
         self.engine.dispose()

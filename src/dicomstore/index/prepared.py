@@ -7,7 +7,8 @@ type's own bind and result processors, so they give what ``Connection.execute`` 
 about a third of the cost:
 
 - :class:`PreparedRead`, a read outside any transaction (the lookup of every WADO and STOW
-  request), on a pooled connection;
+  request), on a connection of the engine's pool or, for an embedded database, one of its
+  `Readers`;
 - :func:`run_prepared`, a statement inside the caller's transaction (ingest's statements, run
   for every instance stored), on that transaction's connection.
 """
@@ -23,7 +24,7 @@ import sqlalchemy as sa
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-__all__ = ["Compiled", "PreparedRead", "prepared_once", "run_prepared"]
+__all__ = ["Compiled", "PreparedRead", "Readers", "prepared_once", "run_prepared"]
 
 Row = tuple[Any, ...]
 
@@ -123,6 +124,47 @@ def _compiled(
     return prepared_once(dialect, (id(statement), tuple(columns)), lambda: statement, columns)
 
 
+class Readers:
+    """Connections of an embedded (SQLite) database kept for prepared reads, lent to one thread
+    at a time without the pool's checkout, reset and checkin (some 30 µs of a 75 µs lookup).
+
+    SQLite answers a ``SELECT`` outside any transaction, so a connection comes back as it went
+    (one that somehow is in a transaction is rolled back). Up to `KEPT` idle ones are kept, the
+    others closed when given back; `close` closes them all, before the engine is disposed.
+    """
+
+    KEPT = 8
+
+    def __init__(self, engine: sa.Engine) -> None:
+        self._engine = engine
+        self._idle: list[Any] = []  # pool connections detached from the pool: ours to close
+        self._closed = False
+
+    def rows(self, compiled: Compiled, values: Mapping[str, Any]) -> list[Row]:
+        """``compiled`` run with ``values`` on a lent connection."""
+        try:
+            connection = self._idle.pop()  # atomic: no lock needed
+        except IndexError:
+            connection = self._engine.raw_connection()
+            connection.detach()  # pragmas set by the engine's connect hook, then ours alone
+        dbapi_connection = connection.dbapi_connection
+        try:
+            return compiled.run(dbapi_connection, values)
+        finally:
+            if dbapi_connection.in_transaction:
+                dbapi_connection.rollback()
+            if self._closed or len(self._idle) >= self.KEPT:
+                connection.close()
+            else:
+                self._idle.append(connection)
+
+    def close(self) -> None:
+        """Close the idle connections; those lent out are closed as they come back."""
+        self._closed = True
+        while self._idle:
+            self._idle.pop().close()
+
+
 class PreparedRead:
     """``statement`` ready to run on ``engine`` with bind parameter values.
 
@@ -132,15 +174,22 @@ class PreparedRead:
         Where it runs: the SQL text is compiled for its dialect.
     statement : sqlalchemy.Select
         A query with bind parameters (``sa.bindparam``).
+    readers : Readers, optional
+        Connections to run it on instead of the engine's pool (an embedded database's).
     """
 
-    def __init__(self, engine: sa.Engine, statement: sa.Select[Any]) -> None:
+    def __init__(
+        self, engine: sa.Engine, statement: sa.Select[Any], readers: Readers | None = None
+    ) -> None:
         self._engine = engine
         self._compiled = _compiled(engine.dialect, statement)
+        self._readers = readers
 
     def rows(self, values: Mapping[str, Any]) -> list[Row]:
         """Every row for the bind parameter ``values``, each column converted as
         ``Connection.execute`` converts it. A read only: the connection is rolled back."""
+        if self._readers is not None:
+            return self._readers.rows(self._compiled, values)
         connection = self._engine.raw_connection()
         try:
             return self._compiled.run(connection, values)

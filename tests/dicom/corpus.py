@@ -213,3 +213,11 @@ def pydicom_frames(dataset: Dataset) -> list[bytes]:
     pixels = dataset[tag].value
     length = get_expected_length(dataset, "bytes") // count
     return [pixels[index * length : (index + 1) * length] for index in range(count)]
+
+
+def with_unknown_transfer_syntax(data: bytes) -> bytes:
+    """A Part 10 file in Explicit VR Little Endian, its Transfer Syntax UID replaced by one of
+    the same length that names no transfer syntax."""
+    known = ExplicitVRLittleEndian.encode() + b"\0"
+    assert data.count(known) == 1
+    return data.replace(known, b"1.2.3.4.5.6.7.8.9.10")

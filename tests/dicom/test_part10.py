@@ -26,7 +26,14 @@ from dicomstore.dicom.frames import (
 )
 from dicomstore.dicom.part10 import DEFER_SIZE, InstanceHeader, read_instance
 from dicomstore.errors import InvalidArgument
-from tests.dicom.corpus import DATA_ROOT, TEST_FILES, corpus, corpus_id, pydicom_frames
+from tests.dicom.corpus import (
+    DATA_ROOT,
+    TEST_FILES,
+    corpus,
+    corpus_id,
+    pydicom_frames,
+    with_unknown_transfer_syntax,
+)
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
 
@@ -305,6 +312,14 @@ def test_empty_uid_is_named(tmp_path: Path) -> None:
     path = tmp_path / "instance.dcm"
     dataset.save_as(path)
     with pytest.raises(InvalidArgument, match="SeriesInstanceUID"):
+        read_instance(path)
+
+
+def test_unknown_transfer_syntax_is_refused(tmp_path: Path) -> None:
+    """A Transfer Syntax UID that names no transfer syntax leaves the encoding unknown."""
+    path = tmp_path / "instance.dcm"
+    path.write_bytes(with_unknown_transfer_syntax((TEST_FILES / "CT_small.dcm").read_bytes()))
+    with pytest.raises(InvalidArgument, match=r"TransferSyntaxUID 1\.2\.3\.4\.5\.6\.7\.8\.9\.10 "):
         read_instance(path)
 
 

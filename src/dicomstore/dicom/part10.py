@@ -225,6 +225,11 @@ def _file_meta_transfer_syntax(dataset: Dataset) -> str:
         raise InvalidArgument(
             "the file meta information has no (0002,0010) TransferSyntaxUID (PS3.10 7.1)"
         )
+    if not UID(value).is_transfer_syntax:
+        raise InvalidArgument(
+            f"the file meta information's TransferSyntaxUID {value} is no transfer syntax this "
+            "store knows (PS3.6 Annex A): how the data set is encoded is unknown"
+        )
     return value
 
 

@@ -30,7 +30,7 @@ from tests.api.http.dicomweb_support import (
     stores_api,
     stow_content_type,
 )
-from tests.dicom.corpus import DATA_ROOT
+from tests.dicom.corpus import DATA_ROOT, with_unknown_transfer_syntax
 from tests.processes import ServerProcess
 
 pytestmark = pytest.mark.filterwarnings("ignore::UserWarning")
@@ -401,6 +401,24 @@ def test_uids_no_url_can_address_fail(
     assert keyword in detail(failure) and "URL" in detail(failure)
     assert metrics(healthcare, dicom_store)["instanceCount"] == "1"
     assert blob_files(server.data_dir, part10(dataset)) == []
+
+
+def test_unknown_transfer_syntax_fails_alone(
+    server: ServerProcess, healthcare: Any, dicom_store: str
+) -> None:
+    """An instance whose Transfer Syntax UID names no transfer syntax cannot be read: it fails
+    with its reason (not a server error), and the instance beside it is stored."""
+    good = make_instance()
+    unknown = with_unknown_transfer_syntax(part10(make_instance()))
+    status, answer = stow_error(healthcare, dicom_store, multipart_body([unknown, part10(good)]))
+    assert status == 409
+    assert referenced(answer) == [good.SOPInstanceUID]
+    [failure] = failures(answer)
+    assert detail(failure).startswith("Invalid DICOM: ")
+    assert "1.2.3.4.5.6.7.8.9.10" in detail(failure)
+    assert metrics(healthcare, dicom_store)["instanceCount"] == "1"
+    assert blob_files(server.data_dir, unknown) == []
+    assert staging_files(server.data_dir) == []
 
 
 def test_refused_test_files_fail_and_change_nothing(

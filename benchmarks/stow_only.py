@@ -43,9 +43,9 @@ _TICK = os.sysconf("SC_CLK_TCK")
 def thread_times(pid: int) -> dict[str, float]:
     """The server's CPU seconds — on its event loops (each process's main thread) and on its
     other threads (`thread_cpu_seconds`); user and kernel, from the processes' tick counters
-    (which keep the time of threads that have ended) — and context switches, summed over its
-    processes."""
-    totals = dict.fromkeys(("loops", "threads", "user", "kernel", "switches"), 0.0)
+    (which keep the time of threads that have ended) — context switches and minor page faults,
+    summed over its processes."""
+    totals = dict.fromkeys(("loops", "threads", "user", "kernel", "switches", "faults"), 0.0)
     for process in process_tree(pid):
         try:
             stat = Path(f"/proc/{process}/stat").read_text()
@@ -54,6 +54,7 @@ def thread_times(pid: int) -> dict[str, float]:
         fields = stat[stat.rindex(")") + 2 :].split()
         totals["user"] += int(fields[11]) / _TICK
         totals["kernel"] += int(fields[12]) / _TICK
+        totals["faults"] += int(fields[7])  # minor page faults
         for tid, on_cpu in thread_cpu_seconds(process).items():
             totals["loops" if tid == process else "threads"] += on_cpu
             try:

@@ -157,12 +157,18 @@ class Readers:
                 connection.close()
             else:
                 self._idle.append(connection)
+                if self._closed:  # closed meanwhile, after its own sweep
+                    self.close()
 
     def close(self) -> None:
         """Close the idle connections; those lent out are closed as they come back."""
         self._closed = True
-        while self._idle:
-            self._idle.pop().close()
+        while True:
+            try:
+                connection = self._idle.pop()
+            except IndexError:
+                return
+            connection.close()
 
 
 class PreparedRead:

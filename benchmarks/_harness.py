@@ -14,8 +14,10 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+import urllib.parse
 import uuid
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -25,6 +27,7 @@ from pathlib import Path
 import httpx
 
 MIB = 1024 * 1024
+_TICK = os.sysconf("SC_CLK_TCK")
 
 
 def free_port() -> int:
@@ -93,6 +96,25 @@ def running_server(
         if code != 0:
             tail = log_path.read_text(errors="replace")[-4000:]
             print(f"(server exited with {code}; end of its log:)\n{tail}", file=sys.stderr)
+
+
+SOURCE = str(Path(__file__).parent.parent / "src")
+
+
+@contextlib.contextmanager
+def server_from_source(source: str, prefix: str) -> Iterator[tuple[Server, int, httpx.Client]]:
+    """`running_server` (``--qido-mode standard``, SQLite, a temporary folder named with
+    ``prefix``) run from the source tree ``source`` (`SOURCE`, this checkout's, or an exported
+    older commit's: for comparing two versions); with its port and a client for its REST API."""
+    os.environ["PYTHONPATH"] = os.path.abspath(source)
+    with (
+        tempfile.TemporaryDirectory(prefix=prefix) as folder,
+        running_server(Path(folder) / "data", extra=["--qido-mode", "standard"]) as server,
+        httpx.Client(timeout=60) as admin,
+    ):
+        port = urllib.parse.urlsplit(server.url).port
+        assert port is not None
+        yield server, port, admin
 
 
 def create_store(client: httpx.Client, base_url: str) -> str:
@@ -305,6 +327,40 @@ def thread_cpu_seconds(pid: int) -> dict[int, float]:
         except (OSError, ValueError, IndexError):
             continue
     return seconds
+
+
+def thread_times(pid: int) -> dict[str, float]:
+    """The server's CPU seconds — on its event loops (each process's main thread) and on its
+    other threads (`thread_cpu_seconds`); user and kernel, from the processes' tick counters
+    (which keep the time of threads that have ended) — context switches and minor page faults,
+    summed over its processes."""
+    totals = dict.fromkeys(("loops", "threads", "user", "kernel", "switches", "faults"), 0.0)
+    for process in process_tree(pid):
+        try:
+            stat = Path(f"/proc/{process}/stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        fields = stat[stat.rindex(")") + 2 :].split()
+        totals["user"] += int(fields[11]) / _TICK
+        totals["kernel"] += int(fields[12]) / _TICK
+        totals["faults"] += int(fields[7])  # minor page faults
+        for tid, on_cpu in thread_cpu_seconds(process).items():
+            totals["loops" if tid == process else "threads"] += on_cpu
+            try:
+                status = Path(f"/proc/{process}/task/{tid}/status").read_text()
+            except OSError:  # the thread ended meanwhile
+                continue
+            totals["switches"] += sum(
+                int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
+            )
+    return totals
+
+
+def spent_per_item(
+    before: dict[str, float], after: dict[str, float], items: int
+) -> dict[str, float]:
+    """What the server spent between two `thread_times` readings, per item served."""
+    return {name: (after[name] - before[name]) / items for name in after}
 
 
 def tree_cpu_seconds(pids: Sequence[int]) -> float:

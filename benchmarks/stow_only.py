@@ -18,76 +18,40 @@ compare CPU per instance rather than single throughput figures.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
 import urllib.parse
 from pathlib import Path
 
-import httpx
 from _harness import (
+    SOURCE,
     create_store,
     machine,
     process_tree,
-    running_server,
-    thread_cpu_seconds,
+    server_from_source,
+    spent_per_item,
+    thread_times,
     wait_until_quiet,
 )
 from _workload import Series, Study, Target, corpus, reuse_client_memory, run_requests
 from vs_orthanc import FULL, stow_requests
 
-_TICK = os.sysconf("SC_CLK_TCK")
-
-
-def thread_times(pid: int) -> dict[str, float]:
-    """The server's CPU seconds — on its event loops (each process's main thread) and on its
-    other threads (`thread_cpu_seconds`); user and kernel, from the processes' tick counters
-    (which keep the time of threads that have ended) — context switches and minor page faults,
-    summed over its processes."""
-    totals = dict.fromkeys(("loops", "threads", "user", "kernel", "switches", "faults"), 0.0)
-    for process in process_tree(pid):
-        try:
-            stat = Path(f"/proc/{process}/stat").read_text()
-        except OSError:  # the process ended meanwhile
-            continue
-        fields = stat[stat.rindex(")") + 2 :].split()
-        totals["user"] += int(fields[11]) / _TICK
-        totals["kernel"] += int(fields[12]) / _TICK
-        totals["faults"] += int(fields[7])  # minor page faults
-        for tid, on_cpu in thread_cpu_seconds(process).items():
-            totals["loops" if tid == process else "threads"] += on_cpu
-            try:
-                status = Path(f"/proc/{process}/task/{tid}/status").read_text()
-            except OSError:  # the thread ended meanwhile
-                continue
-            totals["switches"] += sum(
-                int(line.split()[1]) for line in status.splitlines() if "ctxt_switches" in line
-            )
-    return totals
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--src", default=str(Path(__file__).parent.parent / "src"))
+    parser.add_argument("--src", default=SOURCE)
     parser.add_argument("--configs", default="1/1,8/1,1/10,8/10")
     parser.add_argument("--instances", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=1)
     arguments = parser.parse_args()
-    os.environ["PYTHONPATH"] = os.path.abspath(arguments.src)
     reuse_client_memory()
     layout, _ = FULL
     data, _ = corpus(layout, Path(tempfile.gettempdir()))
     instances = [item for study in data.ct_studies() for item in study.instances()]
     count = min(arguments.instances, len(instances))
     print(f"{machine()}; source {arguments.src}; {count} instances per configuration")
-    with (
-        tempfile.TemporaryDirectory(prefix="dicomstore-stow-only-") as folder,
-        running_server(Path(folder) / "data", extra=["--qido-mode", "standard"]) as server,
-        httpx.Client(timeout=60) as admin,
-    ):
-        port = urllib.parse.urlsplit(server.url).port
-        assert port is not None
+    with server_from_source(arguments.src, "dicomstore-stow-only-") as (server, port, admin):
         configs = arguments.configs.split(",")
         for round_ in range(arguments.rounds):
             for position, config in enumerate(configs):
@@ -103,7 +67,7 @@ def main() -> int:
                 run = run_requests(Target("dicomstore", port, root), requests, concurrency)
                 wall = time.perf_counter() - started
                 after = thread_times(server.pid)
-                spent = {name: (after[name] - before[name]) / count for name in after}
+                spent = spent_per_item(before, after, count)
                 cpu = spent["loops"] + spent["threads"]
                 kernel = spent["kernel"] / max(spent["user"] + spent["kernel"], 1e-9)
                 print(

@@ -16,7 +16,6 @@ virtual machine: see docs/benchmarks.md). No Orthanc; alternate two versions and
 from __future__ import annotations
 
 import argparse
-import os
 import random
 import resource
 import statistics
@@ -25,41 +24,35 @@ import tempfile
 import urllib.parse
 from pathlib import Path
 
-import httpx
 from _harness import (
+    SOURCE,
     create_store,
     machine,
     percentile,
     process_tree,
-    running_server,
+    server_from_source,
+    spent_per_item,
+    thread_times,
     wait_until_quiet,
 )
 from _workload import Target, corpus, reuse_client_memory, run_requests
-from stow_only import thread_times
 from vs_orthanc import FULL, read_kinds, stow_requests
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--src", default=str(Path(__file__).parent.parent / "src"))
+    parser.add_argument("--src", default=SOURCE)
     parser.add_argument("--series", type=int, default=100)
     parser.add_argument("--instances", type=int, default=300)
     parser.add_argument("--rounds", type=int, default=2)
     arguments = parser.parse_args()
-    os.environ["PYTHONPATH"] = os.path.abspath(arguments.src)
     reuse_client_memory()
     layout, counts = FULL
     data, _ = corpus(layout, Path(tempfile.gettempdir()))
     data.load()
     kinds = {kind.name: kind for kind in read_kinds(data, counts)}
     print(f"{machine()}; source {arguments.src}")
-    with (
-        tempfile.TemporaryDirectory(prefix="dicomstore-wado-only-") as folder,
-        running_server(Path(folder) / "data", extra=["--qido-mode", "standard"]) as server,
-        httpx.Client(timeout=60) as admin,
-    ):
-        port = urllib.parse.urlsplit(server.url).port
-        assert port is not None
+    with server_from_source(arguments.src, "dicomstore-wado-only-") as (server, port, admin):
         root = urllib.parse.urlsplit(create_store(admin, server.url)).path
         target = Target("dicomstore", port, root)
         stored = run_requests(target, stow_requests(data, data.ct_studies(), 10), 8)
@@ -80,16 +73,16 @@ def main() -> int:
                 client_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
                 run = run_requests(target, requests, 1, warmup)
                 client_faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - client_faults
-                after = thread_times(server.pid)
-                cpu = after["loops"] + after["threads"] - before["loops"] - before["threads"]
+                spent = spent_per_item(before, thread_times(server.pid), count)
+                cpu = spent["loops"] + spent["threads"]
                 times = [sample.seconds * 1e3 for sample in run.samples]
                 size = sum(sample.size for sample in run.samples)
                 print(
                     f"{name}: p50 {percentile(times, 0.5):.2f} ms, mean "
                     f"{statistics.mean(times):.2f}, p95 {percentile(times, 0.95):.2f}; "
-                    f"{size / 1e3 / sum(times):.0f} MB/s; server CPU {cpu / count * 1e3:.2f} "
+                    f"{size / 1e3 / sum(times):.0f} MB/s; server CPU {cpu * 1e3:.2f} "
                     f"ms/request; page faults per request: server "
-                    f"{(after['faults'] - before['faults']) / count:.0f}, client "
+                    f"{spent['faults']:.0f}, client "
                     f"{client_faults / count:.0f}; {run.failures} failures",
                     flush=True,
                 )

@@ -194,14 +194,21 @@ def test_put_file_fsyncs_the_staged_file_before_the_rename(
 
 
 @pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize("meanwhile", [False, True], ids=["by the waiter", "meanwhile"])
 def test_put_new_writes_in_place_and_fsyncs_file_and_folder(
-    store: FileSystemBlobStore, root: Path, sync_log: list[tuple[str, str]]
+    store: FileSystemBlobStore, root: Path, sync_log: list[tuple[str, str]], meanwhile: bool
 ) -> None:
+    """The fsyncs run once: in the thread that waits, or on another thread started
+    `NewBlob.meanwhile`."""
     store.put("x/y/old", [b"make the folders"])
     sync_log.clear()
     written = store.put_new("x/y/z", b"durable")
     assert sync_log == []  # written, the disk started on it, but not waited for yet
-    assert written.durable() == 7
+    with ThreadPoolExecutor(1, thread_name_prefix="durable") as background:
+        if meanwhile:
+            written.meanwhile(background)
+            written.meanwhile(background)  # started once
+        assert written.durable() == 7
     assert written.durable() == 7  # once
     final = str(root / "x" / "y" / "z")
     # No temporary file and no rename: the file, then its folder.
@@ -274,20 +281,6 @@ def test_put_new_makes_missing_folders_and_refuses_a_used_key(
     with pytest.raises(FailedPrecondition, match="conflicts"):
         store.put_new("d/e", b"under a file")
     assert (root / "a" / "b" / "c").read_bytes() == b"one"
-
-
-@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
-def test_a_new_blob_can_be_made_durable_on_another_thread_meanwhile(
-    store: FileSystemBlobStore, root: Path, sync_log: list[tuple[str, str]]
-) -> None:
-    store.put("m/old", [b"make the folder"])
-    sync_log.clear()
-    written = store.put_new("m/new", b"meanwhile")
-    with ThreadPoolExecutor(1, thread_name_prefix="durable") as background:
-        written.meanwhile(background)
-        written.meanwhile(background)  # started once
-        assert written.durable() == 9
-    assert sync_log == [("fsync file", str(root / "m" / "new")), ("fsync dir", str(root / "m"))]
 
 
 def test_a_new_blob_discarded_before_or_after_it_is_durable_is_gone(

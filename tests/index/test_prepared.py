@@ -119,6 +119,17 @@ def test_writes_in_the_callers_transaction(index: Index, store: DicomStoreName) 
     assert kept == before
 
 
+def test_embedded_reads_go_through_readers_not_the_pool(index: Index) -> None:
+    """An embedded index lends its own connections (`Readers`); a server database's reads
+    check a connection out of the engine's pool each time."""
+    checkouts: list[object] = []
+    sa.event.listen(index.engine.pool, "checkout", lambda *_: checkouts.append(None))
+    read = index.prepared(sa.select(instances.c.pk))
+    for _ in range(5):
+        assert read.rows({}) == []
+    assert len(checkouts) == (1 if index.embedded else 5)  # one connection, then detached
+
+
 @pytest.fixture
 def sqlite_engine(tmp_path: Path) -> Iterator[sa.Engine]:
     engine = create_index_engine(f"sqlite:///{tmp_path / 'index.db'}")

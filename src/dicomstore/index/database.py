@@ -25,7 +25,8 @@ class Index:
         self.engine = engine
         self._group = GroupCommit(self.transaction)
         self._prepared: dict[int, tuple[sa.Select[Any], PreparedRead]] = {}
-        # A pool's checkout costs more than a SQLite lookup; a server's pool checks its own.
+        # A pool checkout costs about as much as a SQLite lookup: embedded reads use `Readers`.
+        # A server database keeps its pool, which checks each connection before lending it.
         self._readers = Readers(engine) if self.embedded else None
 
     @property
